@@ -1,0 +1,213 @@
+"""Diffusion SFT of any masked LM: the loss, and a small resumable training loop.
+
+Taught in notebook 11.
+
+``diffusion_loss`` is the masked-diffusion ELBO of the answer (LLaDA, Nie et al. 2025, eq. 5;
+MDLM, Sahoo et al. 2024): draw ``t`` per example (stratified), mask answer tokens with
+probability ``1 - alpha(t)``, and average ``w(t) * CE`` over the masked tokens, normalised by
+the example's answer length. It works for any model called as
+``model(input_ids=..., attention_mask=...).logits`` -- every ``AutoModelForMaskedLM`` and the
+course's BERT.
+
+``train(model, tokenizer, examples, config, out_dir)`` runs AdamW with linear warmup + cosine
+decay (``transformers.get_cosine_schedule_with_warmup``), gradient accumulation and clipping,
+bf16 autocast on CUDA, a tqdm progress bar, a ``metrics.jsonl`` log and atomic checkpoints
+(``checkpoint.py``). The data order and the noise of step ``s`` depend only on ``(seed, s)``, and
+dropout's RNG is checkpointed, so killing a run and resuming it gives the same losses.
+``loss_fn`` can be swapped (``causal_baseline.causal_loss`` trains the causal twin).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .chat import chat_ids, find_mask_id
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .collate import DiffusionCollator, add_noise
+from .schedule import SCHEDULES, T_SAMPLERS, loss_weight, sample_t
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of ``train`` (presets in ``presets.py`` fill these)."""
+
+    max_steps: int = 100
+    batch_size: int = 8
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 10
+    max_grad_norm: float = 1.0
+    max_length: int = 128
+    schedule: str = "linear"
+    t_sampling: str = "stratified"
+    eps: float = 1e-3
+    eos_in_loss: bool = True
+    crop_prob: float = 0.0
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 0
+    keep_checkpoints: int = 2
+    bf16: bool | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_size", "grad_accum", "max_length", "log_every"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.t_sampling not in T_SAMPLERS:
+            raise ValueError(f"t_sampling must be one of {T_SAMPLERS}, got {self.t_sampling!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+
+def diffusion_loss(model, batch: dict, mask_id: int, generator: torch.Generator | None = None,
+                   schedule: str = "linear", t_sampling: str = "stratified", eps: float = 1e-3,
+                   t: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """ELBO loss of a batch from ``DiffusionCollator``; returns ``(loss, stats)``."""
+    B = batch["input_ids"].shape[0]
+    if t is None:
+        t = sample_t(B, generator, t_sampling, eps)  # (B,)
+    noisy = add_noise(batch, t, mask_id, schedule, generator)
+    logits = model(input_ids=noisy["noisy_ids"], attention_mask=batch["attention_mask"]).logits  # (B, T, V)
+    ce = F.cross_entropy(logits.float().transpose(1, 2), batch["input_ids"], reduction="none")  # (B, T)
+    masked = noisy["masked"]
+    w = loss_weight(t.double(), schedule).float().to(ce.device)  # (B,)
+    n_answer = batch["target_mask"].sum(1).clamp(min=1)  # (B,)
+    per_example = (ce * masked).sum(1) * w / n_answer  # (B,)
+    loss = per_example.mean()
+    with torch.no_grad():
+        hits = (logits.argmax(-1) == batch["input_ids"]) & masked
+        n_masked = masked.sum()
+        stats = {"masked_acc": (hits.sum() / n_masked.clamp(min=1)).item(),
+                 "masked_ce": ((ce * masked).sum() / n_masked.clamp(min=1)).item(),
+                 "n_masked": int(n_masked)}
+    return loss, stats
+
+
+def batch_indices(n_examples: int, batch_size: int, micro_step: int, seed: int) -> list[int]:
+    """Example indices of micro-batch ``micro_step``: epochs are seeded permutations."""
+    start = micro_step * batch_size
+    out = []
+    while len(out) < batch_size:
+        epoch, offset = divmod(start + len(out), n_examples)
+        perm = torch.randperm(n_examples, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+        take = min(batch_size - len(out), n_examples - offset)
+        out += perm[offset:offset + take].tolist()
+    return out
+
+
+def _step_generator(seed: int, micro_step: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + micro_step) % (2**63))
+
+
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = None, out_dir=None,
+          resume: bool = True, loss_fn=None, stop_after: int | None = None,
+          meta: dict | None = None) -> dict:
+    """Train ``model`` on collator ``examples``; return ``{"step", "loss", "history"}``.
+
+    ``out_dir`` (optional) receives ``metrics.jsonl`` and checkpoints (every ``save_every``
+    steps and at the end); with ``resume=True`` an existing checkpoint there is continued.
+    ``stop_after`` stops after that many optimizer steps of this call (a simulated kill: no
+    final checkpoint). ``loss_fn(model, batch, generator) -> (loss, stats)`` defaults to the
+    diffusion loss.
+    """
+    config = config or TrainConfig()
+    if not examples:
+        raise ValueError("examples is empty: nothing to train on")
+    mask_id = find_mask_id(tokenizer)
+    ids = chat_ids(tokenizer)
+    n_emb = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > n_emb:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model embeds {n_emb}: "
+                         "call chat.add_chat_tokens(tokenizer, model) first")
+    device = next(model.parameters()).device
+    use_bf16 = device.type == "cuda" if config.bf16 is None else config.bf16
+    collate = DiffusionCollator(ids["pad"], ids["end"], config.max_length, config.eos_in_loss, config.crop_prob)
+    if loss_fn is None:
+        def loss_fn(m, b, g):
+            return diffusion_loss(m, b, mask_id, g, config.schedule, config.t_sampling, config.eps)
+
+    from transformers import get_cosine_schedule_with_warmup
+
+    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+    step, history = 0, []
+    out_dir = Path(out_dir) if out_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt = latest_checkpoint(out_dir) if resume else None
+        if ckpt is not None:
+            step = load_checkpoint(ckpt, model, optimizer, scheduler)["step"]
+        log = out_dir / "metrics.jsonl"
+        if log.exists():
+            history = [r for r in map(json.loads, log.read_text().splitlines()) if r["step"] <= step]
+        log.write_text("".join(json.dumps(r) + "\n" for r in history))
+    meta = {"config": asdict(config), **(meta or {})}
+    model.train()
+    bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress, desc="train")
+    done_here, loss_value = 0, float("nan")
+    while step < config.max_steps:
+        optimizer.zero_grad(set_to_none=True)
+        totals: dict = {}
+        for micro in range(config.grad_accum):
+            m = step * config.grad_accum + micro
+            g = _step_generator(config.seed, m)
+            idx = batch_indices(len(examples), config.batch_size, m, config.seed)
+            batch = _to(collate([examples[i] for i in idx], g), device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                loss, stats = loss_fn(model, batch, g)
+            (loss / config.grad_accum).backward()
+            for k, v in {"loss": loss.item(), **stats}.items():
+                totals[k] = totals.get(k, 0.0) + v / config.grad_accum
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        done_here += 1
+        loss_value = totals["loss"]
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss_value:.4f}")
+        if step % config.log_every == 0 or step == config.max_steps:
+            row = {"step": step, "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
+                   **{k: round(v, 6) for k, v in sorted(totals.items())}}
+            history.append(row)
+            if out_dir is not None:
+                with (out_dir / "metrics.jsonl").open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(f"loss became {loss_value} at step {step}: lower lr?")
+        if out_dir is not None and config.save_every and step % config.save_every == 0:
+            save_checkpoint(out_dir, step, model, optimizer, scheduler, meta, config.keep_checkpoints)
+        if stop_after is not None and done_here >= stop_after:
+            bar.close()
+            return {"step": step, "loss": loss_value, "history": history}
+    bar.close()
+    if out_dir is not None:
+        save_checkpoint(out_dir, step, model, optimizer, scheduler, meta, config.keep_checkpoints)
+    model.eval()
+    return {"step": step, "loss": loss_value, "history": history}
