@@ -10,6 +10,7 @@ Every encoder is tested id-for-id against HF ``tokenizers`` (tests/test_tokeniza
 Taught in notebook 03.
 """
 
+from nlp_course.tokenization.bpe import BPETokenizer
 from nlp_course.tokenization.wordpiece import SPECIAL_TOKENS, WordPieceTokenizer
 
-__all__ = ["SPECIAL_TOKENS", "WordPieceTokenizer"]
+__all__ = ["BPETokenizer", "SPECIAL_TOKENS", "WordPieceTokenizer"]

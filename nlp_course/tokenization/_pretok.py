@@ -57,7 +57,9 @@ def bert_normalize(text: str, lowercase: bool = True, strip_accents: bool | None
     if strip_accents is None:
         strip_accents = lowercase
     if strip_accents:
-        text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        text = "".join(
+            c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
+        )
     if lowercase:
         text = text.lower()
     return text
@@ -103,4 +105,6 @@ GPT2_PATTERN = regex.compile(
 def byte_level_pre_tokenize(text: str) -> list[str]:
     """Split with GPT-2's regex, then spell each chunk's UTF-8 bytes with ``bytes_to_unicode``."""
     table = bytes_to_unicode()
-    return ["".join(table[b] for b in chunk.encode("utf-8")) for chunk in GPT2_PATTERN.findall(text)]
+    return [
+        "".join(table[b] for b in chunk.encode("utf-8")) for chunk in GPT2_PATTERN.findall(text)
+    ]
