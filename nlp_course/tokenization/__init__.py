@@ -11,6 +11,7 @@ Taught in notebook 03.
 """
 
 from nlp_course.tokenization.bpe import BPETokenizer
+from nlp_course.tokenization.unigram import UnigramTokenizer
 from nlp_course.tokenization.wordpiece import SPECIAL_TOKENS, WordPieceTokenizer
 
-__all__ = ["BPETokenizer", "SPECIAL_TOKENS", "WordPieceTokenizer"]
+__all__ = ["BPETokenizer", "SPECIAL_TOKENS", "UnigramTokenizer", "WordPieceTokenizer"]
