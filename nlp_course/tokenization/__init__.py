@@ -10,8 +10,17 @@ Every encoder is tested id-for-id against HF ``tokenizers`` (tests/test_tokeniza
 Taught in notebook 03.
 """
 
+from nlp_course.tokenization.basic import char_tokenize, sentence_split, word_tokenize
 from nlp_course.tokenization.bpe import BPETokenizer
 from nlp_course.tokenization.unigram import UnigramTokenizer
 from nlp_course.tokenization.wordpiece import SPECIAL_TOKENS, WordPieceTokenizer
 
-__all__ = ["BPETokenizer", "SPECIAL_TOKENS", "UnigramTokenizer", "WordPieceTokenizer"]
+__all__ = [
+    "BPETokenizer",
+    "SPECIAL_TOKENS",
+    "UnigramTokenizer",
+    "WordPieceTokenizer",
+    "char_tokenize",
+    "sentence_split",
+    "word_tokenize",
+]
