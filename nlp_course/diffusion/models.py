@@ -141,3 +141,26 @@ def max_positions(model) -> int | None:
     if getattr(cfg, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
         n -= 2
     return int(n)
+
+
+def load_trained(run_dir, device=None):
+    """``(model, tokenizer, meta)`` from a ``train`` output folder (its latest checkpoint)."""
+    from .chat import add_chat_tokens
+    from .checkpoint import latest_checkpoint, load_checkpoint
+
+    run_dir = Path(run_dir)
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise FileNotFoundError(f"{str(run_dir)!r} holds no checkpoint (expected a train --output-dir)")
+    import json
+
+    from transformers import AutoTokenizer
+
+    meta = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))["meta"]
+    model, _ = load_mlm(meta["base_model"], meta.get("seed", 0))
+    tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"))
+    add_chat_tokens(tokenizer, model)
+    load_checkpoint(ckpt, model, restore_rng=False)
+    if device is not None:
+        model.to(device)
+    return model.eval(), tokenizer, meta
