@@ -93,3 +93,13 @@ def test_bad_input():
         BPETokenizer().decode([256])
     with pytest.raises(ValueError, match="merges"):
         BPETokenizer.from_vocab_merges({"a": 0, "b": 1}, ["a b"])
+
+
+def test_sentencepiece_model_from_mistral_common_loads_and_round_trips():
+    from nlp_course.tokenization.pretrained import sentencepiece_processor
+
+    sp = sentencepiece_processor()
+    text = "Привет, мир! Hello, world."
+    assert sp.get_piece_size() == 32000
+    assert sp.decode(sp.encode(text)) == text
+    assert len(sp.encode(text)) < len(gpt2_ours().encode(text))
