@@ -6,7 +6,13 @@ import sys
 import pytest
 import torch
 
-from nlp_course.diffusion.chat import CHAT_TOKENS, add_chat_tokens, chat_ids, dialogue_examples, prompt_ids
+from nlp_course.diffusion.chat import (
+    CHAT_TOKENS,
+    add_chat_tokens,
+    chat_ids,
+    dialogue_examples,
+    prompt_ids,
+)
 from nlp_course.diffusion.collate import DiffusionCollator, add_noise
 from nlp_course.diffusion.data import (
     fim_examples,
@@ -22,6 +28,16 @@ from nlp_course.diffusion.models import tiny_random, tiny_tokenizer
 DIALOGUE = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there"},
             {"role": "assistant", "content": "Hi! How are you?"}, {"role": "user", "content": "Fine."},
             {"role": "assistant", "content": "Good to hear."}]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsW
 
 from nlp_course.diffusion.chat import add_chat_tokens, chat_ids
 from nlp_course.diffusion.edit import bridge, detox, edit, infill, rude_spans
+from nlp_course.diffusion.models import tiny_random
 from nlp_course.diffusion.sample import (
     check_blocks,
     cut_at_eos,
@@ -15,7 +16,16 @@ from nlp_course.diffusion.sample import (
     generate,
     steps_schedule,
 )
-from nlp_course.diffusion.models import tiny_random
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 
 @pytest.fixture(scope="module")

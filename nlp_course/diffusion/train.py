@@ -122,6 +122,17 @@ def _to(batch: dict, device) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def make_optimizer(model, config: TrainConfig):
+    """AdamW (no weight decay on biases/norms) and linear warmup + cosine decay to 0."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+    return optimizer, get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+
+
 def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = None, out_dir=None,
           resume: bool = True, loss_fn=None, stop_after: int | None = None,
           meta: dict | None = None) -> dict:
@@ -149,13 +160,7 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
         def loss_fn(m, b, g):
             return diffusion_loss(m, b, mask_id, g, config.schedule, config.t_sampling, config.eps)
 
-    from transformers import get_cosine_schedule_with_warmup
-
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    scheduler = get_cosine_schedule_with_warmup(optimizer, config.warmup_steps, config.max_steps)
+    optimizer, scheduler = make_optimizer(model, config)
     step, history = 0, []
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:

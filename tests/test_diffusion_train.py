@@ -1,0 +1,139 @@
+"""Training: four Hugging Face MLM architectures, exact resume, the loss against a manual ELBO."""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nlp_course.diffusion.chat import add_chat_tokens
+from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint
+from nlp_course.diffusion.collate import DiffusionCollator, add_noise
+from nlp_course.diffusion.data import load_examples
+from nlp_course.diffusion.models import load_mlm, save_tiny_random, tiny_tokenizer
+from nlp_course.diffusion.sample import generate
+from nlp_course.diffusion.train import TrainConfig, diffusion_loss, make_optimizer, train
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+@pytest.fixture(scope="module")
+def examples_for():
+    cache = {}
+
+    def get(tok):
+        key = tok.mask_token
+        if key not in cache:
+            cache[key] = load_examples(tok, "offline:chatterbot", 48, limit_per_source=64)
+        return cache[key]
+
+    return get
+
+
+@pytest.mark.parametrize("arch", ["bert", "xlm-roberta", "distilbert", "modernbert"])
+def test_hf_architectures_train_and_sample(arch, tmp_path, examples_for):
+    folder = save_tiny_random(arch, tmp_path / arch)
+    model, tok = load_mlm(str(folder))
+    assert type(model).__name__.endswith("ForMaskedLM")
+    add_chat_tokens(tok, model)
+    before = [p.detach().clone() for p in model.parameters()]
+    cfg = TrainConfig(max_steps=1, batch_size=4, max_length=48, warmup_steps=0, progress=False)
+    result = train(model, tok, examples_for(tok), cfg, tmp_path / "run")
+    assert result["step"] == 1 and torch.isfinite(torch.tensor(result["loss"]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    trace = []
+    ids = generate(model, tok, "Hello, who are you?", gen_length=8, steps=4, block_length=4,
+                   temperature=1.0, return_ids=True, trace=trace)
+    assert not (ids == tok.mask_token_id).any() and [c[0] for c in trace] == [2, 2, 2, 2]
+    assert latest_checkpoint(tmp_path / "run").name == "checkpoint-0000001"
+
+
+def test_model_without_mask_token_is_refused(tmp_path):
+    tok = tiny_tokenizer("bert", mask=False)
+    tok.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="no mask token"):
+        load_mlm(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_mlm("./no/such/model")
+
+
+def _run(out_dir, examples, stop_after=None):
+    torch.manual_seed(0)
+    model, tok = load_mlm("tiny-random:bert")
+    add_chat_tokens(tok, model)
+    cfg = TrainConfig(max_steps=6, batch_size=4, grad_accum=2, max_length=48, lr=1e-3, warmup_steps=2,
+                      log_every=1, save_every=3, progress=False, crop_prob=0.3)
+    return train(model, tok, examples, cfg, out_dir, stop_after=stop_after), model
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, examples_for):
+    _, tok = load_mlm("tiny-random:bert")
+    add_chat_tokens(tok)
+    examples = examples_for(tok)
+    full, m_full = _run(tmp_path / "a", examples)
+    partial, _ = _run(tmp_path / "b", examples, stop_after=4)  # killed after step 4, last save at 3
+    assert partial["step"] == 4 and latest_checkpoint(tmp_path / "b").name == "checkpoint-0000003"
+    resumed, m_res = _run(tmp_path / "b", examples)
+    assert resumed["loss"] == pytest.approx(full["loss"], abs=1e-4)
+    for a, b in zip(m_full.parameters(), m_res.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
+    log = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]  # the killed run's step 4 was rewritten
+    assert [r["loss"] for r in log] == pytest.approx([r["loss"] for r in full["history"]], abs=1e-4)
+
+
+def test_checkpoint_restores_optimizer_and_rng(tmp_path, examples_for):
+    _, m = _run(tmp_path / "c", examples_for(load_mlm("tiny-random:bert")[1]), stop_after=3)
+    ckpt = latest_checkpoint(tmp_path / "c")
+    assert sorted(p.name for p in ckpt.iterdir()) == ["model.safetensors", "optimizer.safetensors", "state.json"]
+    model2, tok2 = load_mlm("tiny-random:bert")
+    add_chat_tokens(tok2, model2)
+    opt, sched = make_optimizer(model2, TrainConfig(max_steps=6, warmup_steps=2))
+    torch.manual_seed(123)
+    state = load_checkpoint(ckpt, model2, opt, sched)
+    assert state["step"] == 3 and len(opt.state) > 0 and sched.last_epoch == 3
+    for a, b in zip(m.parameters(), model2.parameters()):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(FileNotFoundError, match="not a checkpoint"):
+        load_checkpoint(tmp_path, model2)
+
+
+def test_loss_equals_manual_elbo(examples_for):
+    torch.manual_seed(0)
+    model, tok = load_mlm("tiny-random:bert")
+    add_chat_tokens(tok, model)
+    model.eval()
+    coll = DiffusionCollator(tok.pad_token_id, tok.convert_tokens_to_ids("<|end|>"), 48)
+    batch = coll(examples_for(tok)[:4])
+    t = torch.tensor([0.2, 0.4, 0.6, 0.8])
+    loss, stats = diffusion_loss(model, batch, tok.mask_token_id, torch.Generator().manual_seed(5), t=t)
+    noisy = add_noise(batch, t, tok.mask_token_id, generator=torch.Generator().manual_seed(5))
+    logits = model(input_ids=noisy["noisy_ids"], attention_mask=batch["attention_mask"]).logits
+    manual = 0.0
+    for b in range(4):
+        m = noisy["masked"][b]
+        ce = F.cross_entropy(logits[b][m], batch["input_ids"][b][m], reduction="sum")
+        manual += ce / t[b] / batch["target_mask"][b].sum() / 4
+    torch.testing.assert_close(loss, manual)
+    assert stats["n_masked"] == int(noisy["masked"].sum())
+
+
+def test_bad_training_inputs(examples_for):
+    model, tok = load_mlm("tiny-random:bert")
+    with pytest.raises(ValueError, match="add_chat_tokens"):
+        add_chat_tokens(tok)  # markers in the tokenizer, model not resized
+        train(model, tok, examples_for(tok), TrainConfig(max_steps=1, progress=False))
+    with pytest.raises(ValueError, match="empty"):
+        train(model, tok, [], TrainConfig(max_steps=1, progress=False))
+    with pytest.raises(ValueError, match="max_steps"):
+        TrainConfig(max_steps=0)
+    with pytest.raises(ValueError, match="unknown TrainConfig"):
+        TrainConfig.from_dict({"learning_rate": 1.0})
