@@ -177,9 +177,10 @@ def cmd_eval(args, preset: dict) -> dict:
     from .chat import chat_ids
     from .data import load_examples
     from .evaluate import elbo, eos_rate, generation_stats, generative_perplexity
+    from .models import load_trained
     from .sample import cut_at_eos, generate
 
-    model, tok, meta = _load_any(args.model, args.seed)
+    model, tok, meta = load_trained(args.model)
     max_length = meta.get("config", {}).get("max_length", preset["train"]["max_length"])
     if args.data:
         held = load_examples(tok, args.data, max_length, None, args.seed)
