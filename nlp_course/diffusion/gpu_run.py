@@ -194,16 +194,9 @@ def new_bert(tokenizer, dims: dict, seed: int):
     from transformers import BertConfig, BertForMaskedLM
 
     torch.manual_seed(seed)
-    cfg = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **dims)
-    return BertForMaskedLM(cfg, attn_implementation="sdpa") if _accepts_attn() else BertForMaskedLM(cfg)
-
-
-def _accepts_attn() -> bool:
-    import inspect
-
-    from transformers import BertForMaskedLM
-
-    return "attn_implementation" in inspect.signature(BertForMaskedLM.__init__).parameters
+    cfg = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, attn_implementation="sdpa",
+                     **dims)
+    return BertForMaskedLM(cfg)
 
 
 def load_minilm():

@@ -1,0 +1,75 @@
+"""The chapter-11 speed benchmarks run end to end at tiny sizes on CPU (no timing asserts), and
+their FLOP count and on-device loss agree with independent computations."""
+
+import pytest
+import torch
+
+from nlp_course.bench import diffusion_sample, diffusion_train
+from nlp_course.diffusion import add_chat_tokens, tiny_random
+from nlp_course.diffusion.chat import chat_ids
+
+
+def test_train_bench_main_runs_both_loops(capsys):
+    res = diffusion_train.main(["--size", "tiny", "--steps", "2", "--warmup", "1", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "ratio ours/Trainer" in out and "MFU: not reported" in out
+    assert res["tokens_per_s_ours"] > 0 and res["tokens_per_s_trainer"] > 0
+    assert res["ratio"] == pytest.approx(res["tokens_per_s_ours"] / res["tokens_per_s_trainer"])
+
+
+def test_sample_bench_main_runs_all_step_counts(capsys):
+    res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "16", "--prompt-length", "8",
+                                 "--block-length", "8", "--steps", "16,8", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert out.count("ratio diffusion/causal") == 2 and "quality curve: pass --run" in out
+    assert sorted(res["diffusion"]) == [8, 16] and res["causal_tokens_per_s"] > 0
+    with pytest.raises(ValueError, match="prompt-length"):
+        diffusion_sample.main(["--size", "tiny", "--gen-length", "64", "--device", "cpu"])
+
+
+def test_flops_count_matches_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, _, _, _ = diffusion_train.build("tiny")
+    ids = torch.randint(0, 100, (2, 48))
+    with FlopCounterMode(display=False) as fc:
+        model(input_ids=ids).logits.sum().backward()
+    ours = diffusion_train.step_flops(model, [48, 48])
+    assert ours == pytest.approx(fc.get_total_flops(), rel=0.05)  # softmax/norms are not matmuls
+
+
+def test_on_device_loss_is_the_masked_diffusion_loss():
+    model, tok = tiny_random("bert")
+    add_chat_tokens(tok, model)
+    model.eval()
+    ids = torch.randint(10, 500, (3, 12))
+    att = torch.ones_like(ids)
+    target = torch.zeros_like(ids, dtype=torch.bool)
+    target[:, 4:] = True
+    mask_id = chat_ids(tok)["mask"]
+    torch.manual_seed(1)
+    loss = diffusion_train.diffusion_loss_on_device(model, ids, att, target, mask_id)
+    torch.manual_seed(1)  # replay the same draws by hand
+    t = torch.rand(3).clamp_min(diffusion_train.EPS)
+    masked = (torch.rand(3, 12) < t[:, None]) & target
+    logp = model(input_ids=ids.masked_fill(masked, mask_id)).logits.log_softmax(-1)
+    nll = -logp.gather(-1, ids[..., None])[..., 0]
+    manual = torch.stack([nll[b][masked[b]].sum() / t[b] / 8 for b in range(3)]).mean()
+    torch.testing.assert_close(loss, manual)
+
+
+def test_length_grouped_batches_hide_no_tokens():
+    model, tok = tiny_random("bert")
+    add_chat_tokens(tok)
+    from nlp_course.diffusion.collate import DiffusionCollator
+
+    ids = chat_ids(tok)
+    exs = [{"input_ids": [1] * n, "target": [False] * 2 + [True] * (n - 2)} for n in range(3, 120)]
+    coll = DiffusionCollator(ids["pad"], ids["end"], 128, eos_in_loss=False)
+    batches = diffusion_train.grouped_batches(exs, coll, 4, 10)
+    assert len(batches) == 10
+    for b in batches:
+        assert b["input_ids"].shape[1] % 64 == 0 or b["input_ids"].shape[1] == 128
+        assert b["attention_mask"][:, -1].sum() < 4 or b["input_ids"].shape[1] == 128  # not over-padded
+        lens = b["attention_mask"].sum(1)
+        assert (b["target_mask"].sum(1) == lens - 2).all()  # every answer token kept
