@@ -21,7 +21,7 @@ def test_sample_bench_main_runs_all_step_counts(capsys):
     res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "16", "--prompt-length", "8",
                                  "--block-length", "8", "--steps", "16,8", "--device", "cpu"])
     out = capsys.readouterr().out
-    assert out.count("ratio diffusion/causal") == 2 and "quality curve: pass --run" in out
+    assert out.count("ratio diffusion/causal") == 2 and "forward-only bound" in out and "quality curve: pass --run" in out
     assert sorted(res["diffusion"]) == [8, 16] and res["causal_tokens_per_s"] > 0
     with pytest.raises(ValueError, match="prompt-length"):
         diffusion_sample.main(["--size", "tiny", "--gen-length", "64", "--device", "cpu"])

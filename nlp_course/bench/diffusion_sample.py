@@ -71,6 +71,21 @@ def time_causal(model, prompts: torch.Tensor, gen_length: int, pad_id: int) -> f
     return time.perf_counter() - start
 
 
+@torch.no_grad()
+def time_forward(model, prompts: torch.Tensor, gen_length: int, repeats: int = 3) -> float:
+    """Median seconds of one forward pass over (B, prompt + gen_length) tokens."""
+    x = torch.cat([prompts, prompts[:, :1].expand(-1, gen_length)], 1)  # (B, P+G)
+    dev, times = prompts.device, []
+    for _ in range(repeats):
+        _sync(dev)
+        start = time.perf_counter()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+            model(input_ids=x)
+        _sync(dev)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def quality_curve(model, tokenizer, prompts: list[list[int]], steps_list, gen_length: int,
                   block_length: int) -> list[dict]:
     """Generation statistics of ``model``'s answers to ``prompts`` at each step count."""
@@ -137,11 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
           f"params each, random weights; batch {args.batch}, prompt {args.prompt_length}, answer {args.gen_length} tokens")
     print(f"causal generate (KV cache): {n_tokens / t_causal:9.0f} tokens/s")
     res = {"causal_tokens_per_s": n_tokens / t_causal, "diffusion": {}}
+    t_fwd = time_forward(mlm, prompts, args.gen_length)
+    res["forward_s"] = t_fwd
+    print(f"one forward of the full (B, prompt + answer) batch: {t_fwd * 1e3:.1f} ms -- the floor per diffusion "
+          f"step; the rest of a step is the sampler's float64 work over (B, L, vocab)")
     for steps in steps_list:
         t = time_diffusion(mlm, prompts, ids["mask"], args.gen_length, steps, args.block_length)
         res["diffusion"][steps] = n_tokens / t
         print(f"diffusion steps={steps:4d} (block {args.block_length}): {n_tokens / t:9.0f} tokens/s | "
-              f"ratio diffusion/causal {t_causal / t:5.2f}x")
+              f"ratio diffusion/causal {t_causal / t:5.2f}x | forward-only bound {t_causal / (steps * t_fwd):5.2f}x")
     if args.run:
         model, rtok, qprompts = run_prompts(args.run, args.quality_prompts)
         curve = quality_curve(model.to(device), rtok, qprompts, steps_list, args.gen_length, args.block_length)

@@ -377,8 +377,8 @@ def run_pipeline(preset: str, out_dir, device=None, until: str | None = None, se
             else:
                 rows[name] = evaluate_mlm(model, tok, held, ev, L_sft)
             rows[name]["params"] = n_params(model)
-            rows[name]["prompts"] = [tok.decode(p, skip_special_tokens=True) for p in
-                                     prompts_of((m_held if "MiniLM" in name else held)[: ev["num_prompts"]])]
+            t_, h_ = (mtok, m_held) if "MiniLM" in name else (tok, held)
+            rows[name]["prompts"] = [t_.decode(p, skip_special_tokens=True) for p in prompts_of(h_[: ev["num_prompts"]])]
         result = {"models": rows, "sweeps": sweeps(models["diffusion: pretrained BERT"], tok, held, ev, P["sweeps"])}
         run.finish("evaluate", result, time.time() - t0)
     else:
