@@ -134,3 +134,25 @@ class DecoderLayer(nn.Module):
             x = self.norm2(x + a)
             x = self.norm3(x + self._ff(x))
         return (x, weights) if need_weights else x
+
+
+def forward_with_memory(layer: EncoderLayer, x: torch.Tensor, memory: torch.Tensor | None):
+    """Transformer-XL segment recurrence (Dai et al. 2019, arXiv:1901.02860) for one layer.
+
+    The current segment x (B, T, C) attends causally to [memory; x] where memory (B, M, C) holds
+    the previous segment's inputs to this layer, detached (no gradient across segments). Returns
+    (out (B, T, C), new memory = x.detach()). XL's relative positional scheme is left out here.
+    """
+    _check_x(x, "x", layer.d_model)
+    M = 0 if memory is None else memory.shape[1]
+    ctx = x if memory is None else torch.cat([memory.detach(), x], dim=1)  # (B, M+T, C)
+    T = x.shape[1]
+    blocked = torch.ones(T, M + T, dtype=torch.bool, device=x.device).triu(M + 1)  # True = masked out
+    if layer.norm_first:
+        q, kv = layer.norm1(x), layer.norm1(ctx)
+        x = x + layer.dropout1(layer.self_attn(q, kv, kv, attn_mask=blocked)[0])
+        out = x + layer._ff(layer.norm2(x))
+    else:
+        x2 = layer.norm1(x + layer.dropout1(layer.self_attn(x, ctx, ctx, attn_mask=blocked)[0]))
+        out = layer.norm2(x2 + layer._ff(x2))
+    return out, ctx[:, M:].detach()

@@ -177,3 +177,106 @@ def test_mha_bad_input():
         ours(x, x, x, key_padding_mask=torch.zeros(2, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="length mismatch"):
         ours(x, x, x[:, :3])
+
+
+# ---- masks --------------------------------------------------------------------------------------
+from nlp_course.masks import (  # noqa: E402
+    attention_cost,
+    bigbird_mask,
+    causal_mask,
+    longformer_mask,
+    padding_mask,
+    sliding_window_mask,
+)
+
+
+def test_causal_mask_matches_torch_is_causal():
+    q, k, v = _qkv(L=4, S=6)
+    torch.testing.assert_close(F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(4, 6)),
+                               F.scaled_dot_product_attention(q, k, v, is_causal=True))
+    assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
+
+
+def test_padding_mask():
+    m = padding_mask([3, 1, 0], max_len=4)
+    assert m.tolist() == [[True, True, True, False], [True, False, False, False], [False] * 4]
+    with pytest.raises(ValueError, match="max_len"):
+        padding_mask([5], max_len=4)
+
+
+def test_sparse_patterns():
+    T, w = 16, 2
+    sw = sliding_window_mask(T, w)
+    assert sw.sum() == sum(min(T - 1, i + w) - max(0, i - w) + 1 for i in range(T))
+    assert torch.equal(sw, sw.T)
+    csw = sliding_window_mask(T, w, causal=True)
+    assert torch.equal(csw, sw & causal_mask(T))
+    lf = longformer_mask(T, w, global_tokens=[0, 7])
+    assert lf[0].all() and lf[:, 7].all() and not lf[3, 12]
+    bb = bigbird_mask(T, w, global_tokens=[0], num_random=3, seed=1)
+    assert (bb & ~longformer_mask(T, w, [0])).any() and torch.equal(bb, bigbird_mask(T, w, [0], 3, seed=1))
+    assert (bb.sum(1) <= lf.sum(1).max() + 3).all()
+    full, sparse = attention_cost(torch.ones(T, T, dtype=torch.bool), 8), attention_cost(sw, 8)
+    assert full["flops"] == 4 * T * T * 8 and sparse["nnz"] < full["nnz"]
+
+
+def test_mask_bad_input():
+    with pytest.raises(ValueError, match="window"):
+        sliding_window_mask(8, 0)
+    with pytest.raises(ValueError, match="global_tokens"):
+        longformer_mask(8, 1, global_tokens=[9])
+    with pytest.raises(ValueError, match="num_random"):
+        bigbird_mask(8, 1, num_random=-1)
+    with pytest.raises(ValueError, match="seq_len"):
+        causal_mask(0)
+
+
+# ---- positional encodings -----------------------------------------------------------------------
+from nlp_course.positional import (  # noqa: E402
+    LearnedPositionalEmbedding,
+    apply_rope,
+    rope_cos_sin,
+    sinusoidal_encoding,
+)
+
+
+def test_sinusoidal_formula_and_relative_rotation():
+    pe = sinusoidal_encoding(50, 16, dtype=D)
+    import numpy as np
+
+    p, i = np.arange(50)[:, None], np.arange(8)[None, :]
+    ang = p / 10000 ** (2 * i / 16)
+    np.testing.assert_allclose(pe[:, 0::2].numpy(), np.sin(ang), atol=1e-12)
+    np.testing.assert_allclose(pe[:, 1::2].numpy(), np.cos(ang), atol=1e-12)
+    # PE[p + k] = R_k PE[p] for one fixed block-rotation R_k, whatever p
+    k = 5
+    sol = torch.linalg.lstsq(pe[:40], pe[k:40 + k]).solution
+    torch.testing.assert_close(pe[10:40] @ sol, pe[10 + k:40 + k], atol=1e-8, rtol=0)
+
+
+def test_rope_matches_hf_llama_and_is_relative():
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 3, 10, 8, generator=g, dtype=D), torch.randn(2, 3, 10, 8, generator=g, dtype=D)
+    cos, sin = rope_cos_sin(10, 8, dtype=D)
+    hq, hk = apply_rotary_pos_emb(q, k, cos[None], sin[None])
+    torch.testing.assert_close(apply_rope(q, cos, sin), hq)
+    torch.testing.assert_close(apply_rope(k, cos, sin), hk)
+    # <R_m q, R_n k> depends only on m - n
+    qv, kv = q[0, 0, 0], k[0, 0, 0]
+    c, s = rope_cos_sin(40, 8, dtype=D)
+
+    def score(m, n):
+        return apply_rope(qv[None], c[m:m + 1], s[m:m + 1]) @ apply_rope(kv[None], c[n:n + 1], s[n:n + 1]).T
+
+    torch.testing.assert_close(score(7, 3), score(30, 26))
+    with pytest.raises(ValueError, match="dim"):
+        rope_cos_sin(4, 7)
+
+
+def test_learned_positions_cannot_extrapolate():
+    emb = LearnedPositionalEmbedding(8, 4)
+    assert emb(torch.zeros(2, 8, 4)).shape == (2, 8, 4)
+    with pytest.raises(ValueError, match="max_len"):
+        emb(torch.zeros(1, 9, 4))

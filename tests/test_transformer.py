@@ -124,3 +124,17 @@ def test_bad_input():
     dec, _ = _dec_pair(False)
     with pytest.raises(ValueError, match="memory"):
         dec(torch.randn(2, 3, 16, dtype=D), torch.randn(2, 3, 12, dtype=D))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_xl_memory_equals_full_causal_attention_and_carries_context(norm_first):
+    """One layer over [seg1; seg2] with a causal mask == seg2 attending to seg1's memory."""
+    from nlp_course.transformer import forward_with_memory
+
+    ours, _ = _enc_pair(norm_first, "relu")
+    x, _ = _inputs()
+    full = ours(x, src_mask=torch.ones(6, 6, dtype=torch.bool).triu(1))
+    out1, mem = forward_with_memory(ours, x[:, :3], None)
+    out2, _ = forward_with_memory(ours, x[:, 3:], mem)
+    torch.testing.assert_close(torch.cat([out1, out2], 1), full, rtol=0, atol=1e-10)
+    assert not mem.requires_grad
