@@ -1,0 +1,238 @@
+"""Masked-LM pretraining of the course's own BERT on the offline corpora, cached on disk.
+
+Taught in notebook 08; the checkpoint it builds is the base model of notebooks 09 and 11.
+
+No installable package ships BERT weights with an MLM head, so the course trains one:
+
+1. ``course_corpus``: English Wikipedia articles + the Lee news corpus + chit-chat turns
+   (``nlp_course.data``), split into a training and a held-out part by document.
+2. A ``WordPieceTokenizer`` (notebook 03) trained on the training part, exported with
+   ``to_hf()`` to a fast ``transformers`` tokenizer (same ids, fast batching).
+3. ``pack_sequences``: documents are concatenated and cut into ``[CLS] ... [SEP]`` blocks of
+   ``seq_len`` tokens (no padding is wasted).
+4. ``pretrain_mlm``: dynamic masking (RoBERTa style, a fresh 80/10/10 mask per batch), AdamW with
+   linear warmup + cosine decay, gradient clipping, a tqdm bar, periodic held-out evaluation,
+   atomic safetensors checkpoints (``nlp_course.diffusion.checkpoint``) and exact resume.
+
+``load_course_bert(smoke=None, rebuild=False) -> (BertForMaskedLM, PreTrainedTokenizerFast)``
+returns the cached model from ``cache_dir("course-bert[-smoke]")``, building it when missing.
+``smoke=None`` follows ``NLP_COURSE_SMOKE``: the smoke model trains in well under a minute so CI
+can build it; the full one trains a few minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+from transformers import BertConfig, PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
+
+from nlp_course import data
+from nlp_course.bert import BertForMaskedLM
+from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from nlp_course.masking import mask_tokens
+from nlp_course.tokenization import WordPieceTokenizer
+from nlp_course.utils import cache_dir, set_seed, smoke_mode
+
+
+@dataclass
+class PretrainConfig:
+    """Model size, data size and optimisation of one pretraining run."""
+
+    vocab_size: int = 8000
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 4
+    intermediate_size: int = 1024
+    seq_len: int = 128
+    batch_size: int = 32
+    steps: int = 1500
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    dropout: float = 0.1
+    max_dialogues: int | None = 2000
+    eval_every: int = 250
+    seed: int = 0
+
+
+FULL = PretrainConfig()
+SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
+                       seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
+                       eval_every=60)
+
+
+def course_corpus(max_dialogues: int | None = 2000) -> tuple[list[str], list[str]]:
+    """(train_docs, heldout_docs): every 10th document is held out (deterministic)."""
+    docs = data.wikipedia_articles() + data.lee_corpus()
+    docs += [" ".join(turns) for turns in data.chitchat_dialogues(limit=max_dialogues)]
+    return [d for i, d in enumerate(docs) if i % 10], [d for i, d in enumerate(docs) if not i % 10]
+
+
+def pack_sequences(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
+    """Concatenate documents (separated by [SEP]) and cut them into (N, seq_len) [CLS]..[SEP] rows."""
+    if seq_len < 3:
+        raise ValueError(f"seq_len must be >= 3, got {seq_len}")
+    stream: list[int] = []
+    for ids in tokenizer(docs, add_special_tokens=False)["input_ids"]:
+        stream.extend(ids + [tokenizer.sep_token_id])
+    body = seq_len - 2
+    n = len(stream) // body
+    if n == 0:
+        raise ValueError(f"docs hold {len(stream)} tokens: too few for one sequence of {seq_len}")
+    rows = torch.tensor(stream[: n * body]).view(n, body)  # (N, T-2)
+    cls = torch.full((n, 1), tokenizer.cls_token_id)
+    sep = torch.full((n, 1), tokenizer.sep_token_id)
+    return torch.cat([cls, rows, sep], 1)  # (N, T)
+
+
+def _special_ids(tokenizer) -> list[int]:
+    return sorted(set(tokenizer.all_special_ids))
+
+
+@torch.no_grad()
+def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, seed: int = 1234) -> dict:
+    """Top-1 accuracy and loss on masked tokens of ``ids`` under a fixed (seeded) 80/10/10 mask."""
+    if tokenizer.mask_token_id is None:
+        raise ValueError("tokenizer has no mask token: masked accuracy needs [MASK]")
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    correct = total = 0
+    loss_sum = 0.0
+    device = model.get_input_embeddings().weight.device
+    for i in range(0, len(ids), batch_size):
+        batch = ids[i : i + batch_size]
+        x, labels = mask_tokens(batch, tokenizer.mask_token_id, len(tokenizer), _special_ids(tokenizer), generator=g)
+        logits = model(input_ids=x.to(device)).logits.float().cpu()  # (B, T, V)
+        chosen = labels != -100
+        correct += int((logits.argmax(-1)[chosen] == labels[chosen]).sum())
+        total += int(chosen.sum())
+        loss_sum += float(F.cross_entropy(logits[chosen], labels[chosen], reduction="sum"))
+    model.train(was_training)
+    return {"accuracy": correct / max(total, 1), "loss": loss_sum / max(total, 1), "tokens": total}
+
+
+def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int, batch_size: int = 32,
+                 lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01, eval_ids=None,
+                 eval_every: int = 250, seed: int = 0, progress: bool = True, checkpoint_every: int = 500,
+                 stop_at: int | None = None) -> list[dict]:
+    """Train ``model`` with dynamic masking; resume from ``out_dir`` if a checkpoint is there.
+
+    ``stop_at`` ends the call early at that step (checkpointed), as if the run were killed there:
+    calling again resumes and finishes exactly as an uninterrupted run would.
+
+    Returns the log: one dict per evaluation (step, train loss, held-out accuracy/loss, seconds).
+    """
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
+    if tokenizer.mask_token_id is None:
+        raise ValueError("tokenizer has no mask token: masked-LM pretraining needs [MASK]")
+    out_dir = Path(out_dir)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.98), eps=1e-6)
+    sched = get_cosine_schedule_with_warmup(opt, warmup, steps)
+    start, log = 0, []
+    last = latest_checkpoint(out_dir)
+    if last is not None:
+        state = load_checkpoint(last, model, opt, sched)
+        start, log = state["step"], state["meta"].get("log", [])
+    specials = _special_ids(tokenizer)
+    model.train()
+    t0, running = time.perf_counter(), []
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc="MLM pretraining")
+    for step in bar:
+        if stop_at is not None and step >= stop_at:
+            save_checkpoint(out_dir, step, model, opt, sched, meta={"log": log})
+            break
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # data order + mask depend on step only
+        rows = torch.randint(len(train_ids), (batch_size,), generator=g)
+        x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+        loss = model(input_ids=x, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        running.append(loss.item())
+        bar.set_postfix(loss=f"{running[-1]:.3f}")
+        done = step + 1
+        if eval_ids is not None and (done % eval_every == 0 or done == steps):
+            ev = masked_accuracy(model, tokenizer, eval_ids)
+            log.append({"step": done, "train_loss": sum(running) / len(running), "eval_loss": ev["loss"],
+                        "eval_accuracy": ev["accuracy"], "seconds": time.perf_counter() - t0})
+            running = []
+        if done % checkpoint_every == 0 or done == steps:
+            save_checkpoint(out_dir, done, model, opt, sched, meta={"log": log})
+    return log
+
+
+def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
+    set_seed(cfg.seed)
+    train_docs, heldout_docs = course_corpus(cfg.max_dialogues)
+    wp = WordPieceTokenizer(lowercase=True).train(train_docs, cfg.vocab_size)
+    tokenizer = wp.to_hf(model_max_length=cfg.seq_len)
+    train_ids = pack_sequences(train_docs, tokenizer, cfg.seq_len)
+    eval_ids = pack_sequences(heldout_docs, tokenizer, cfg.seq_len)[:256]
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
+                        num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
+                        max_position_embeddings=cfg.seq_len, hidden_dropout_prob=cfg.dropout,
+                        attention_probs_dropout_prob=cfg.dropout, pad_token_id=tokenizer.pad_token_id)
+    model = BertForMaskedLM(config)
+    t0 = time.perf_counter()
+    log = pretrain_mlm(model, tokenizer, train_ids, folder / "run", cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup,
+                       cfg.weight_decay, eval_ids, cfg.eval_every, cfg.seed, progress)
+    tmp = folder / "final.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.to_hf().save_pretrained(tmp)  # safetensors + config.json: opens in the HF ecosystem
+    tokenizer.save_pretrained(tmp)
+    summary = {"config": asdict(cfg), "log": log, "train_sequences": len(train_ids),
+               "train_tokens": int(train_ids.numel()), "wall_seconds": time.perf_counter() - t0,
+               "parameters": sum(p.numel() for p in model.parameters())}
+    (tmp / "pretrain_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    shutil.rmtree(folder / "final", ignore_errors=True)
+    tmp.rename(folder / "final")
+
+
+def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress: bool = True):
+    """The course's MLM-pretrained BERT and its tokenizer, trained and cached on first use.
+
+    Returns ``(model, tokenizer)``: our ``BertForMaskedLM`` in eval mode and a
+    ``PreTrainedTokenizerFast`` with [PAD] [UNK] [CLS] [SEP] [MASK]. The training summary
+    (config, eval log, wall time) is at ``course_bert_dir(smoke) / "pretrain_summary.json"``.
+    """
+    smoke = smoke_mode() if smoke is None else smoke
+    folder = cache_dir("course-bert-smoke" if smoke else "course-bert")
+    if rebuild:
+        shutil.rmtree(folder / "final", ignore_errors=True)
+        shutil.rmtree(folder / "run", ignore_errors=True)
+    if not (folder / "final" / "config.json").is_file():
+        _build(SMOKE if smoke else FULL, folder, progress)
+    from transformers import BertForMaskedLM as HFBertForMaskedLM
+
+    hf = HFBertForMaskedLM.from_pretrained(folder / "final")
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder / "final")
+    return BertForMaskedLM.from_hf(hf).eval(), tokenizer
+
+
+def course_bert_dir(smoke: bool | None = None) -> Path:
+    """Folder of the finished checkpoint (HF format: config.json, model.safetensors, tokenizer)."""
+    smoke = smoke_mode() if smoke is None else smoke
+    return cache_dir("course-bert-smoke" if smoke else "course-bert") / "final"
+
+
+def pretrain_summary(smoke: bool | None = None) -> dict:
+    """The JSON summary written at the end of pretraining (config, eval log, wall seconds)."""
+    path = course_bert_dir(smoke) / "pretrain_summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no pretraining summary at {path}: call load_course_bert() first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
