@@ -62,7 +62,8 @@ class PretrainConfig:
     seed: int = 0
 
 
-FULL = PretrainConfig()
+FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, steps=600, lr=2e-3,
+                      warmup=60, eval_every=100)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
                        eval_every=60)
@@ -90,6 +91,19 @@ def pack_sequences(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
     cls = torch.full((n, 1), tokenizer.cls_token_id)
     sep = torch.full((n, 1), tokenizer.sep_token_id)
     return torch.cat([cls, rows, sep], 1)  # (N, T)
+
+
+def sparse_mlm_loss(model: BertForMaskedLM, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """MLM loss with the vocabulary projection run only at the ~15% scored positions.
+
+    Equal to ``model(input_ids, labels=labels).loss`` but skips the (B, T, V) logits of unscored
+    tokens -- the "sparse prediction" trick of Geiping & Goldstein 2023 ("Cramming"), which
+    makes a small-vocabulary CPU BERT train about 2x faster.
+    """
+    hidden = model.bert(input_ids).last_hidden_state  # (B, T, C)
+    chosen = labels != -100  # (B, T)
+    logits = model.cls(hidden[chosen])  # (N, V)
+    return F.cross_entropy(logits.float(), labels[chosen])
 
 
 def _special_ids(tokenizer) -> list[int]:
@@ -156,7 +170,7 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # data order + mask depend on step only
         rows = torch.randint(len(train_ids), (batch_size,), generator=g)
         x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
-        loss = model(input_ids=x, labels=labels).loss
+        loss = sparse_mlm_loss(model, x, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -187,7 +201,7 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
                         max_position_embeddings=cfg.seq_len, hidden_dropout_prob=cfg.dropout,
                         attention_probs_dropout_prob=cfg.dropout, pad_token_id=tokenizer.pad_token_id)
     model = BertForMaskedLM(config)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     log = pretrain_mlm(model, tokenizer, train_ids, folder / "run", cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup,
                        cfg.weight_decay, eval_ids, cfg.eval_every, cfg.seed, progress)
     tmp = folder / "final.tmp"
@@ -196,6 +210,7 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     tokenizer.save_pretrained(tmp)
     summary = {"config": asdict(cfg), "log": log, "train_sequences": len(train_ids),
                "train_tokens": int(train_ids.numel()), "wall_seconds": time.perf_counter() - t0,
+               "cpu_seconds": time.process_time() - cpu0, "torch_threads": torch.get_num_threads(),
                "parameters": sum(p.numel() for p in model.parameters())}
     (tmp / "pretrain_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     shutil.rmtree(folder / "final", ignore_errors=True)

@@ -68,3 +68,12 @@ def test_bad_input(tokenizer, tmp_path):
     ids = pack_sequences(TEXTS, tokenizer, 16)
     with pytest.raises(ValueError, match="steps"):
         pretrain_mlm(_model(tokenizer), tokenizer, ids, tmp_path, steps=0)
+
+
+def test_sparse_mlm_loss_equals_full_loss(tokenizer):
+    from nlp_course.pretrain import sparse_mlm_loss
+
+    model = _model(tokenizer).eval()
+    ids = pack_sequences(TEXTS, tokenizer, 16)[:4]
+    labels = ids.masked_fill(torch.rand(ids.shape, generator=torch.Generator().manual_seed(0)) > 0.3, -100)
+    torch.testing.assert_close(sparse_mlm_loss(model, ids, labels), model(input_ids=ids, labels=labels).loss)
