@@ -11,7 +11,8 @@ last atomic checkpoint, so re-running the same command continues the run):
 
 1. ``tokenizer``  a WordPiece vocabulary (HF ``tokenizers``) with the chat markers as specials,
    trained on the prose corpora and the *training* dialogues only (held-out dialogues never leak).
-2. ``pretrain``   BERT (``transformers.BertForMaskedLM``, SDPA attention) pretrained by masked LM,
+2. ``pretrain``   BERT (``transformers.BertForMaskedLM`` -- the library twin that chapter 08's
+   ``nlp_course.bert`` is proven equal to -- for its SDPA attention on GPU) pretrained by masked LM,
    written as the diffusion loss at one fixed time ``t = 0.15`` (BERT's MLM is one diffusion step;
    all-[MASK] corruption, no 80/10/10) on packed windows of that text.
    ``causal-pretrain`` trains the same-size causal twin (``causal_baseline``) on the same windows
