@@ -1,0 +1,134 @@
+"""BERT's descendants, each reduced to the one idea that defines it.
+
+Taught in notebook 08 (seed 001: RoBERTa, DistilBERT, ALBERT, DeBERTa).
+
+- RoBERTa (Liu et al. 2019): same architecture; no next-sentence prediction, *dynamic* masking
+  (``nlp_course.masking.mask_tokens`` per batch), bigger batches and more data. Nothing new to
+  build -- the notebook measures static vs dynamic masking with ``pretrain_mlm``.
+- DistilBERT (Sanh et al. 2019): a student with half the layers trained on the teacher's soft
+  targets: ``distillation_loss`` = T^2 * KL(softmax(t/T) || softmax(s/T)) mixed with the usual
+  hard-label cross-entropy (Hinton et al. 2015).
+- ALBERT (Lan et al. 2020): factorised embeddings (V x E then E x H, with E << H) and ONE
+  encoder layer shared by all depths: ``AlbertMaskedLM``; ``count_parameters`` shows the saving.
+- DeBERTa (He et al. 2021): disentangled attention -- content and relative position have
+  separate vectors, and the score adds content->content, content->position and
+  position->content terms, scaled by 1/sqrt(3d): ``DisentangledSelfAttention``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers.modeling_outputs import MaskedLMOutput
+
+from nlp_course.transformer import EncoderLayer
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of distinct parameters (tied/shared tensors counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None,
+                      temperature: float = 2.0, alpha: float = 0.5) -> torch.Tensor:
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels).
+
+    Logits are (N, V) (select scored positions first); ``labels`` may be None when alpha == 1.
+    The T^2 factor keeps the soft-target gradients on the same scale as the hard ones.
+    """
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student_logits {tuple(student_logits.shape)} and teacher_logits "
+                         f"{tuple(teacher_logits.shape)} must have the same shape")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    log_s = F.log_softmax(student_logits / temperature, -1)
+    log_t = F.log_softmax(teacher_logits / temperature, -1)
+    soft = (log_t.exp() * (log_t - log_s)).sum(-1).mean() * temperature**2
+    if alpha == 1.0:
+        return soft
+    if labels is None:
+        raise ValueError("labels are required when alpha < 1")
+    return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+
+
+class AlbertMaskedLM(nn.Module):
+    """ALBERT-style MLM: factorised embeddings + one EncoderLayer applied ``num_layers`` times."""
+
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int, num_heads: int,
+                 intermediate_size: int, max_len: int, dropout: float = 0.1, pad_id: int = 0):
+        super().__init__()
+        self.max_len = max_len
+        self.word = nn.Embedding(vocab_size, embedding_size, padding_idx=pad_id)  # V x E (E << H)
+        self.pos = nn.Embedding(max_len, embedding_size)
+        self.norm = nn.LayerNorm(embedding_size, eps=1e-12)
+        self.up = nn.Linear(embedding_size, hidden_size)  # E x H
+        self.layer = EncoderLayer(hidden_size, num_heads, intermediate_size, dropout, "gelu", 1e-12)
+        self.num_layers = num_layers
+        self.down = nn.Linear(hidden_size, embedding_size)  # H -> E, then tied V x E decoder
+        self.head_norm = nn.LayerNorm(embedding_size, eps=1e-12)
+        self.bias = nn.Parameter(torch.zeros(vocab_size))
+        self.dropout = nn.Dropout(dropout)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word
+
+    def forward(self, input_ids: torch.Tensor, attention_mask=None, labels=None) -> MaskedLMOutput:
+        T = input_ids.shape[1]
+        if T > self.max_len:
+            raise ValueError(f"sequence length {T} exceeds max_len={self.max_len}")
+        x = self.norm(self.word(input_ids) + self.pos(torch.arange(T, device=input_ids.device)))  # (B, T, E)
+        h = self.dropout(self.up(x))  # (B, T, H)
+        padding = None if attention_mask is None else attention_mask == 0
+        for _ in range(self.num_layers):  # the same weights at every depth
+            h = self.layer(h, src_key_padding_mask=padding)
+        e = self.head_norm(F.gelu(self.down(h)))  # (B, T, E)
+        logits = e @ self.word.weight.T + self.bias  # (B, T, V)
+        loss = None if labels is None else F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+        return MaskedLMOutput(loss=loss, logits=logits)
+
+
+class DisentangledSelfAttention(nn.Module):
+    """DeBERTa's attention: content and relative-position projections scored separately.
+
+    score(i, j) = [q_i.k_j + q_i.k^r_{d(i,j)} + k_j.q^r_{d(j,i)}] / sqrt(3 d), with relative
+    distance d clipped to [-k, k) and shared relative embeddings (2k, C).
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, max_relative: int = 8):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
+        if max_relative < 1:
+            raise ValueError(f"max_relative must be >= 1, got {max_relative}")
+        self.h, self.d, self.k = num_heads, hidden_size // num_heads, max_relative
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.rel = nn.Embedding(2 * max_relative, hidden_size)  # relative position vectors P
+        self.pos_q = nn.Linear(hidden_size, hidden_size)  # Q^r = P W_q,r
+        self.pos_k = nn.Linear(hidden_size, hidden_size)  # K^r = P W_k,r
+        self.out = nn.Linear(hidden_size, hidden_size)
+
+    def relative_index(self, T: int, device=None) -> torch.Tensor:
+        """delta(i, j) = clip(i - j, -k, k - 1) + k, in [0, 2k): (T, T)."""
+        pos = torch.arange(T, device=device)
+        return (pos[:, None] - pos[None, :]).clamp(-self.k, self.k - 1) + self.k
+
+    def forward(self, x: torch.Tensor, return_weights: bool = False):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, -1)
+        q, k, v = (t.view(B, T, self.h, self.d).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d)
+        P = self.rel.weight  # (2k, C)
+        qr = self.pos_q(P).view(-1, self.h, self.d).transpose(0, 1)  # (H, 2k, d)
+        kr = self.pos_k(P).view(-1, self.h, self.d).transpose(0, 1)  # (H, 2k, d)
+        idx = self.relative_index(T, x.device)  # (T, T)
+        c2c = q @ k.transpose(-1, -2)  # (B, H, T, T)
+        c2p = torch.gather(q @ kr.transpose(-1, -2)[None], -1, idx.expand(B, self.h, T, T))  # q_i . k^r_{d(i,j)}
+        p2c = torch.gather(k @ qr.transpose(-1, -2)[None], -1, idx.expand(B, self.h, T, T))  # k_j . q^r_{d(j,i)}
+        scores = (c2c + c2p + p2c.transpose(-1, -2)) / math.sqrt(3 * self.d)
+        w = scores.softmax(-1)  # (B, H, T, T)
+        out = self.out((w @ v).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+        return (out, w) if return_weights else out
