@@ -36,7 +36,7 @@ from transformers import BertConfig, PreTrainedTokenizerFast, get_cosine_schedul
 from nlp_course import data
 from nlp_course.bert import BertForMaskedLM
 from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from nlp_course.masking import mask_tokens
+from nlp_course.masking import StaticMasker, mask_tokens
 from nlp_course.tokenization import WordPieceTokenizer
 from nlp_course.utils import cache_dir, set_seed, smoke_mode
 
@@ -136,11 +136,14 @@ def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, s
 def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int, batch_size: int = 32,
                  lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01, eval_ids=None,
                  eval_every: int = 250, seed: int = 0, progress: bool = True, checkpoint_every: int = 500,
-                 stop_at: int | None = None) -> list[dict]:
+                 stop_at: int | None = None, masking: str = "dynamic") -> list[dict]:
     """Train ``model`` with dynamic masking; resume from ``out_dir`` if a checkpoint is there.
 
     ``stop_at`` ends the call early at that step (checkpointed), as if the run were killed there:
     calling again resumes and finishes exactly as an uninterrupted run would.
+    ``masking="dynamic"`` (RoBERTa) draws a fresh mask for every batch; ``"static"`` (original
+    BERT) fixes one mask per training row for the whole run. Models with ``.bert``/``.cls`` (ours)
+    use ``sparse_mlm_loss``; any other masked LM is called as ``model(input_ids, labels=...)``.
 
     Returns the log: one dict per evaluation (step, train loss, held-out accuracy/loss, seconds).
     """
@@ -148,6 +151,8 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
         raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
     if tokenizer.mask_token_id is None:
         raise ValueError("tokenizer has no mask token: masked-LM pretraining needs [MASK]")
+    if masking not in ("dynamic", "static"):
+        raise ValueError(f"masking must be 'dynamic' or 'static', got {masking!r}")
     out_dir = Path(out_dir)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -160,6 +165,8 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
         state = load_checkpoint(last, model, opt, sched)
         start, log = state["step"], state["meta"].get("log", [])
     specials = _special_ids(tokenizer)
+    static = StaticMasker(tokenizer.mask_token_id, len(tokenizer), specials, seed=seed)
+    sparse = hasattr(model, "bert") and hasattr(model, "cls")
     model.train()
     t0, running = time.perf_counter(), []
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc="MLM pretraining")
@@ -169,8 +176,12 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # data order + mask depend on step only
         rows = torch.randint(len(train_ids), (batch_size,), generator=g)
-        x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
-        loss = sparse_mlm_loss(model, x, labels)
+        if masking == "static":
+            pairs = [static(int(r), train_ids[r : r + 1]) for r in rows]
+            x, labels = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+        else:
+            x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+        loss = sparse_mlm_loss(model, x, labels) if sparse else model(input_ids=x, labels=labels).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

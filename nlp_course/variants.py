@@ -51,6 +51,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     soft = (log_t.exp() * (log_t - log_s)).sum(-1).mean() * temperature**2
     if alpha == 1.0:
         return soft
+    if alpha == 0.0 and labels is not None:
+        return F.cross_entropy(student_logits, labels)
     if labels is None:
         raise ValueError("labels are required when alpha < 1")
     return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
@@ -132,3 +134,46 @@ class DisentangledSelfAttention(nn.Module):
         w = scores.softmax(-1)  # (B, H, T, T)
         out = self.out((w @ v).transpose(1, 2).reshape(B, T, C))  # (B, T, C)
         return (out, w) if return_weights else out
+
+
+def student_from_teacher(teacher, keep_every: int = 2):
+    """DistilBERT's initialisation: a copy of ``teacher`` (our BertForMaskedLM) keeping every
+    ``keep_every``-th encoder layer (layers 0, 2, 4, ... for the default)."""
+    import copy
+
+    student = copy.deepcopy(teacher)
+    student.bert.layers = nn.ModuleList(student.bert.layers[::keep_every])
+    student.config.num_hidden_layers = len(student.bert.layers)
+    return student
+
+
+def distill_mlm(teacher, student, tokenizer, train_ids: torch.Tensor, steps: int, batch_size: int = 32,
+                lr: float = 1e-3, temperature: float = 2.0, alpha: float = 0.5, seed: int = 0) -> list[float]:
+    """Train ``student`` on masked tokens with ``distillation_loss`` against a frozen ``teacher``.
+
+    ``alpha=0`` trains on hard labels only (the no-teacher baseline with identical data and masks).
+    Both models are ours (``.bert`` + ``.cls``); logits are computed at masked positions only.
+    """
+    from nlp_course.masking import mask_tokens
+
+    teacher.eval()
+    student.train()
+    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
+    specials = sorted(set(tokenizer.all_special_ids))
+    losses = []
+    for step in range(steps):
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        rows = torch.randint(len(train_ids), (batch_size,), generator=g)
+        x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+        chosen = labels != -100  # (B, T)
+        with torch.no_grad():
+            t_logits = teacher.cls(teacher.bert(x).last_hidden_state[chosen])  # (N, V)
+        s_logits = student.cls(student.bert(x).last_hidden_state[chosen])  # (N, V)
+        loss = distillation_loss(s_logits, t_logits, labels[chosen], temperature, alpha)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    student.eval()
+    return losses

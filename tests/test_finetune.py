@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig
+
+from nlp_course.bert import BertForMaskedLM
+from nlp_course.finetune import BertClassifier, encode_texts, pool, predict, train_classifier
+from nlp_course.tokenization import WordPieceTokenizer
+from nlp_course.variants import distill_mlm, student_from_teacher
+
+POS = ["what a great happy film", "lovely and great acting", "happy wonderful story"] * 8
+NEG = ["a dull boring film", "terrible and boring plot", "awful dull acting"] * 8
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return WordPieceTokenizer().train(POS + NEG, 60).to_hf(model_max_length=16)
+
+
+def _bert(tok, layers=2):
+    torch.manual_seed(0)
+    return BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=layers,
+                                      num_attention_heads=2, intermediate_size=32, max_position_embeddings=16))
+
+
+def test_pool_mean_ignores_padding():
+    h = torch.arange(24.0).view(2, 3, 4)
+    m = torch.tensor([[1, 1, 0], [1, 1, 1]])
+    torch.testing.assert_close(pool(h, m), torch.stack([h[0, :2].mean(0), h[1].mean(0)]))
+    torch.testing.assert_close(pool(h, m, "cls"), h[:, 0])
+    with pytest.raises(ValueError, match="how"):
+        pool(h, m, "max")
+
+
+def test_fine_tuning_learns_a_separable_task(tok):
+    clf = BertClassifier(_bert(tok).bert, 2)
+    losses = train_classifier(clf, tok, POS + NEG, [1] * len(POS) + [0] * len(NEG), epochs=8, lr=3e-3)
+    assert losses[-1] < 0.5 * losses[0]
+    assert (predict(clf, tok, POS[:3] + NEG[:3]) == np.array([1, 1, 1, 0, 0, 0])).all()
+    feats = encode_texts(clf.encoder, tok, POS[:3])
+    assert feats.shape == (3, 16)
+    with pytest.raises(ValueError, match="equally long"):
+        train_classifier(clf, tok, POS, [1])
+
+
+def test_student_from_teacher_keeps_alternate_layers_and_distills(tok):
+    teacher = _bert(tok, layers=4)
+    student = student_from_teacher(teacher)
+    assert len(student.bert.layers) == 2
+    torch.testing.assert_close(student.bert.layers[1].linear1.weight, teacher.bert.layers[2].linear1.weight)
+    ids = tok(POS + NEG, padding="max_length", max_length=16, return_tensors="pt")["input_ids"]
+    losses = distill_mlm(teacher, student, tok, ids, steps=30, batch_size=8, lr=3e-3, alpha=1.0)
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
