@@ -119,3 +119,16 @@ def test_sampler_bench_quality_hook_reads_the_run(tiny_run):
     assert all(0 <= r["eos_rate"] <= 1 and 0 <= r["distinct_2"] <= 1 for r in curve)
     with pytest.raises(FileNotFoundError, match="no finished sft"):
         run_prompts(tiny_run / "pretrain", 2)
+
+
+def test_turn_windows_and_frozen_vocab():
+    d = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i}"} for i in range(9)]
+    ws = gpu_run.turn_windows(d, 4)
+    assert [len(w) for w in ws] == [4, 4]  # the lone trailing user turn has no answer: dropped
+    assert all(w[0]["role"] == "user" for w in ws) and sum(ws, []) == d[:8]
+    assert gpu_run.turn_windows(d[:1], 4) == []
+    tok = gpu_run.train_tokenizer(["hello world"] * 10, 60, 32)
+    before = tok.get_vocab()
+    with gpu_run.frozen_vocab(tok):
+        assert tok.get_vocab() is tok.get_vocab() and tok.get_vocab() == before
+    assert "get_vocab" not in vars(tok) and tok.get_vocab() == before

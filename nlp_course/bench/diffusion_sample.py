@@ -111,7 +111,8 @@ def run_prompts(run_dir, n: int) -> tuple:
         raise FileNotFoundError(f"{str(run_dir)!r} has no finished sft stage (run nlp_course.diffusion.gpu_run)")
     P = PRESETS[json.loads((run_dir / "run.json").read_text())["preset"]]
     model, tok, meta = load_trained(run_dir / "sft")
-    _, _, held = split_dialogues(P["sft_data"], P["held_out"], meta.get("seed", 0), P["dialogue_limit"])
+    _, _, held = split_dialogues(P["sft_data"], P["held_out"], meta.get("seed", 0), P["dialogue_limit"],
+                                 P["max_turns"])
     return model, tok, prompts_of(examples_from_dialogues(tok, held, P["sft"]["max_length"], all_turns=False)[:n])
 
 
