@@ -207,7 +207,8 @@ def train_tokenizer(texts: list[str], vocab_size: int, max_length: int):
 
 def text_windows(tokenizer, texts: list[str], max_length: int) -> list[dict]:
     """Pack the texts' tokens into ``[CLS] window [SEP]`` examples whose window is all target."""
-    ids = [i for t in texts for i in tokenizer(t, add_special_tokens=False, verbose=False)["input_ids"]]
+    encoded = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]  # batched, in Rust
+    ids = [i for row in encoded for i in row]
     w = max_length - 2
     out = []
     for s in range(0, len(ids) - w // 2, w):
@@ -342,7 +343,7 @@ def run_pipeline(preset: str, out_dir, device=None, until: str | None = None, se
     L_pre, L_sft = P["pretrain"]["max_length"], P["sft"]["max_length"]
     pools, ratios, held_dialogues = split_dialogues(P["sft_data"], P["held_out"], seed, P["dialogue_limit"],
                                                     P["max_turns"])
-    texts = prose_texts(P["prose_articles"]) + [m["content"] for pool in pools for d in pool for m in d]
+    texts = prose_texts(P["prose_articles"]) + [" ".join(m["content"] for m in d) for pool in pools for d in pool]
     if P["max_texts"] is not None:
         texts = random.Random(seed).sample(texts, min(P["max_texts"], len(texts)))
 
