@@ -167,6 +167,7 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
     specials = _special_ids(tokenizer)
     static = StaticMasker(tokenizer.mask_token_id, len(tokenizer), specials, seed=seed)
     sparse = hasattr(model, "bert") and hasattr(model, "cls")
+    device = next(model.parameters()).device
     model.train()
     t0, running = time.perf_counter(), []
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc="MLM pretraining")
@@ -181,6 +182,7 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
             x, labels = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
         else:
             x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+        x, labels = x.to(device), labels.to(device)
         loss = sparse_mlm_loss(model, x, labels) if sparse else model(input_ids=x, labels=labels).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
