@@ -22,6 +22,7 @@ can build it; the full one trains a few minutes on a 2-core CPU.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import time
@@ -62,8 +63,8 @@ class PretrainConfig:
     seed: int = 0
 
 
-FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, steps=600, lr=2e-3,
-                      warmup=60, eval_every=100)
+FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, steps=500, lr=2e-3,
+                      warmup=50, eval_every=100)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
                        eval_every=60)
@@ -242,8 +243,10 @@ def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress:
     if rebuild:
         shutil.rmtree(folder / "final", ignore_errors=True)
         shutil.rmtree(folder / "run", ignore_errors=True)
-    if not (folder / "final" / "config.json").is_file():
-        _build(SMOKE if smoke else FULL, folder, progress)
+    with open(folder / ".build.lock", "w") as lock:  # one builder at a time; others wait, then load
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "final" / "config.json").is_file():
+            _build(SMOKE if smoke else FULL, folder, progress)
     from transformers import BertForMaskedLM as HFBertForMaskedLM
 
     hf = HFBertForMaskedLM.from_pretrained(folder / "final")
