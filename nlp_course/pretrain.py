@@ -22,7 +22,6 @@ can build it; the full one trains a few minutes on a 2-core CPU.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from filelock import FileLock
 from tqdm import tqdm
 from transformers import BertConfig, PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
 
@@ -243,8 +243,7 @@ def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress:
     if rebuild:
         shutil.rmtree(folder / "final", ignore_errors=True)
         shutil.rmtree(folder / "run", ignore_errors=True)
-    with open(folder / ".build.lock", "w") as lock:  # one builder at a time; others wait, then load
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(str(folder / ".build.lock")):  # one builder at a time; others wait, then load
         if not (folder / "final" / "config.json").is_file():
             _build(SMOKE if smoke else FULL, folder, progress)
     from transformers import BertForMaskedLM as HFBertForMaskedLM
