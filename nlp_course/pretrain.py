@@ -82,7 +82,7 @@ def pack_sequences(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
     if seq_len < 3:
         raise ValueError(f"seq_len must be >= 3, got {seq_len}")
     stream: list[int] = []
-    for ids in tokenizer(docs, add_special_tokens=False)["input_ids"]:
+    for ids in tokenizer(docs, add_special_tokens=False, verbose=False)["input_ids"]:  # long docs are fine here
         stream.extend(ids + [tokenizer.sep_token_id])
     body = seq_len - 2
     n = len(stream) // body
