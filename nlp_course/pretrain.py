@@ -63,8 +63,8 @@ class PretrainConfig:
     seed: int = 0
 
 
-FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, steps=500, lr=2e-3,
-                      warmup=50, eval_every=100)
+FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, seq_len=64, batch_size=64,
+                      steps=800, lr=1e-3, warmup=80, eval_every=100)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
                        eval_every=60)
