@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .chat import chat_ids, find_mask_id
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
