@@ -5,19 +5,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from nlp_course.diffusion.cli import build_parser, main
 from nlp_course.diffusion.models import tiny_tokenizer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_cpu_smoke_end_to_end(tmp_path, capsys):

@@ -14,15 +14,7 @@ from nlp_course.diffusion.models import load_mlm, save_tiny_random, tiny_tokeniz
 from nlp_course.diffusion.sample import generate
 from nlp_course.diffusion.train import TrainConfig, diffusion_loss, make_optimizer, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
