@@ -2,8 +2,17 @@
 
 Generation (``generation.py``): ``perplexity``, ``perplexity_from_log_probs``, ``distinct_n``,
 ``repeated_ngram_rate``, ``ngrams``.
+Classification (``classification.py``): ``accuracy``, ``precision_recall_f1``,
+``confusion_matrix``, ``roc_curve``, ``roc_auc``.
 """
 
+from .classification import (
+    accuracy,
+    confusion_matrix,
+    precision_recall_f1,
+    roc_auc,
+    roc_curve,
+)
 from .generation import (
     distinct_n,
     ngrams,
@@ -13,6 +22,11 @@ from .generation import (
 )
 
 __all__ = [
+    "accuracy",
+    "confusion_matrix",
+    "precision_recall_f1",
+    "roc_auc",
+    "roc_curve",
     "distinct_n",
     "ngrams",
     "perplexity",
