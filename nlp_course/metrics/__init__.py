@@ -4,6 +4,7 @@ Generation (``generation.py``): ``perplexity``, ``perplexity_from_log_probs``, `
 ``repeated_ngram_rate``, ``ngrams``.
 Classification (``classification.py``): ``accuracy``, ``precision_recall_f1``,
 ``confusion_matrix``, ``roc_curve``, ``roc_auc``.
+Ranking (``ranking.py``): ``recall_at_k``, ``mrr``, ``ndcg_at_k``.
 """
 
 from .classification import (
@@ -20,6 +21,7 @@ from .generation import (
     perplexity_from_log_probs,
     repeated_ngram_rate,
 )
+from .ranking import mrr, ndcg_at_k, recall_at_k
 
 __all__ = [
     "accuracy",
@@ -28,6 +30,9 @@ __all__ = [
     "roc_auc",
     "roc_curve",
     "distinct_n",
+    "mrr",
+    "ndcg_at_k",
+    "recall_at_k",
     "ngrams",
     "perplexity",
     "perplexity_from_log_probs",
