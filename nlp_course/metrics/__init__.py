@@ -4,6 +4,7 @@ Generation (``generation.py``): ``perplexity``, ``perplexity_from_log_probs``, `
 ``repeated_ngram_rate``, ``ngrams``.
 Classification (``classification.py``): ``accuracy``, ``precision_recall_f1``,
 ``confusion_matrix``, ``roc_curve``, ``roc_auc``.
+QA (``qa.py``): ``normalize_answer``, ``exact_match``, ``token_f1``.
 Ranking (``ranking.py``): ``recall_at_k``, ``mrr``, ``ndcg_at_k``.
 """
 
@@ -21,6 +22,7 @@ from .generation import (
     perplexity_from_log_probs,
     repeated_ngram_rate,
 )
+from .qa import exact_match, normalize_answer, token_f1
 from .ranking import mrr, ndcg_at_k, recall_at_k
 
 __all__ = [
@@ -30,6 +32,9 @@ __all__ = [
     "roc_auc",
     "roc_curve",
     "distinct_n",
+    "exact_match",
+    "normalize_answer",
+    "token_f1",
     "mrr",
     "ndcg_at_k",
     "recall_at_k",
