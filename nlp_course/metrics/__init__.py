@@ -4,6 +4,7 @@ Generation (``generation.py``): ``perplexity``, ``perplexity_from_log_probs``, `
 ``repeated_ngram_rate``, ``ngrams``.
 Classification (``classification.py``): ``accuracy``, ``precision_recall_f1``,
 ``confusion_matrix``, ``roc_curve``, ``roc_auc``.
+NER (``ner.py``): ``bio_spans``, ``entity_prf``, ``sentence_exact_match``.
 QA (``qa.py``): ``normalize_answer``, ``exact_match``, ``token_f1``.
 Ranking (``ranking.py``): ``recall_at_k``, ``mrr``, ``ndcg_at_k``.
 """
@@ -22,10 +23,14 @@ from .generation import (
     perplexity_from_log_probs,
     repeated_ngram_rate,
 )
+from .ner import bio_spans, entity_prf, sentence_exact_match
 from .qa import exact_match, normalize_answer, token_f1
 from .ranking import mrr, ndcg_at_k, recall_at_k
 
 __all__ = [
+    "bio_spans",
+    "entity_prf",
+    "sentence_exact_match",
     "accuracy",
     "confusion_matrix",
     "precision_recall_f1",
