@@ -6,6 +6,7 @@ Classification (``classification.py``): ``accuracy``, ``precision_recall_f1``,
 ``confusion_matrix``, ``roc_curve``, ``roc_auc``.
 NER (``ner.py``): ``bio_spans``, ``entity_prf``, ``sentence_exact_match``.
 QA (``qa.py``): ``normalize_answer``, ``exact_match``, ``token_f1``.
+ROUGE (``rouge.py``): ``rouge_n``, ``rouge_l``, ``lcs_length``.
 Ranking (``ranking.py``): ``recall_at_k``, ``mrr``, ``ndcg_at_k``.
 """
 
@@ -26,8 +27,12 @@ from .generation import (
 from .ner import bio_spans, entity_prf, sentence_exact_match
 from .qa import exact_match, normalize_answer, token_f1
 from .ranking import mrr, ndcg_at_k, recall_at_k
+from .rouge import lcs_length, rouge_l, rouge_n
 
 __all__ = [
+    "lcs_length",
+    "rouge_l",
+    "rouge_n",
     "bio_spans",
     "entity_prf",
     "sentence_exact_match",
