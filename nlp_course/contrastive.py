@@ -1,0 +1,54 @@
+"""Contrastive objectives for sentence embeddings. Taught in notebook 09.
+
+- InfoNCE with in-batch negatives (van den Oord et al. 2018, "Representation Learning with
+  Contrastive Predictive Coding"; SimCSE, Gao et al. 2021): row i of ``a`` must pick row i of
+  ``b`` among all B rows, i.e. cross-entropy over the (B, B) cosine-similarity matrix / tau.
+- Triplet loss (Schroff et al. 2015, FaceNet): max(0, d(a, p) - d(a, n) + margin), equal to
+  ``torch.nn.TripletMarginLoss``.
+- The pairwise margin loss of Hadsell et al. 2006 lives in ``nlp_course.losses.contrastive_loss``
+  and pooling in ``nlp_course.finetune.pool``; both are re-exported here.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .finetune import pool
+from .losses import contrastive_loss as contrastive_margin_loss
+
+__all__ = ["contrastive_margin_loss", "info_nce", "pool", "triplet_loss"]
+
+
+def _pair(a, b, names=("a", "b")):
+    for x, name in zip((a, b), names):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
+            raise ValueError(f"{name} must be a floating (B, D) tensor")
+    if a.shape != b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} differ in shape: {tuple(a.shape)} != {tuple(b.shape)}")
+    if a.shape[0] == 0:
+        raise ValueError("batch is empty: expected B >= 1")
+
+
+def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.05, symmetric: bool = False) -> torch.Tensor:
+    """Mean InfoNCE loss; positives on the diagonal, the other B - 1 rows are negatives."""
+    _pair(a, b)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logits = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T / temperature  # (B, B)
+    target = torch.arange(a.shape[0], device=a.device)  # (B,)
+    loss = F.cross_entropy(logits, target)
+    if symmetric:  # CLIP-style: also b -> a
+        loss = (loss + F.cross_entropy(logits.T, target)) / 2
+    return loss
+
+
+def triplet_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6):
+    """Mean max(0, ||a - p|| - ||a - n|| + margin); distances as in torch's pairwise_distance."""
+    _pair(anchor, positive, ("anchor", "positive"))
+    _pair(anchor, negative, ("anchor", "negative"))
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0 (as in torch.nn.TripletMarginLoss), got {margin}")
+    d_pos = torch.linalg.vector_norm(anchor - positive + eps, ord=p, dim=-1)  # (B,)
+    d_neg = torch.linalg.vector_norm(anchor - negative + eps, ord=p, dim=-1)  # (B,)
+    return torch.clamp(d_pos - d_neg + margin, min=0).mean()
