@@ -86,6 +86,9 @@ class NGramLM:
             for i in range(self.n - 1, len(padded)):
                 for m in range(self.n):
                     self.counts[m][tuple(padded[i - m:i])][padded[i]] += 1
+        # c(h) for add-k, computed once (summing a 40K-word Counter per query is slow)
+        self.ctx_count = [{c: sum(nx.values()) for c, nx in self.counts[m].items()}
+                          for m in range(self.n)]
         if self.smoothing == "kneser-ney":
             self._fit_kneser_ney()
         return self
@@ -136,7 +139,7 @@ class NGramLM:
     def _prob(self, w: str, ctx: tuple[str, ...]) -> float:
         if self.smoothing == "add-k":
             nxt = self.counts[len(ctx)].get(ctx)
-            total = sum(nxt.values()) if nxt else 0
+            total = self.ctx_count[len(ctx)].get(ctx, 0)
             return ((nxt[w] if nxt else 0) + self.k) / (total + self.k * len(self.vocab))
         return self._kn(w, ctx)
 
@@ -151,10 +154,34 @@ class NGramLM:
         return max(c - d, 0.0) / total + d * self.ctx_types[m][ctx] / total * lower
 
     def distribution(self, context: Sequence[str] | str = ()) -> np.ndarray:
-        """P(. | context) over ``self.vocab`` as a float64 array that sums to 1."""
+        """P(. | context) over ``self.vocab`` as a float64 array that sums to 1.
+
+        The same numbers as ``prob`` word by word, computed for the whole vocabulary at once:
+        one vector update per context length instead of one Python call per word.
+        """
         self._check_fitted()
         ctx = self._context(context)
-        return np.array([self._prob(w, ctx) for w in self.vocab])
+        size = len(self.vocab)
+        if self.smoothing == "add-k":
+            counts = self._count_vector(self.counts[len(ctx)].get(ctx))  # (V,)
+            total = self.ctx_count[len(ctx)].get(ctx, 0)
+            return (counts + self.k) / (total + self.k * size)
+        p = np.full(size, 1.0 / size)  # (V,) the uniform floor
+        for m in range(len(ctx) + 1):  # unigram first, then ever longer contexts
+            h = ctx[len(ctx) - m:]
+            total = self.ctx_total[m].get(h, 0)
+            if total == 0:
+                continue  # unseen context: keep the lower-order distribution
+            d = self.discount[m]
+            counts = self._count_vector(self.adj[m].get(h))  # (V,)
+            p = np.maximum(counts - d, 0.0) / total + d * self.ctx_types[m][h] / total * p
+        return p
+
+    def _count_vector(self, nxt: Counter | None) -> np.ndarray:
+        vec = np.zeros(len(self.vocab))  # (V,)
+        if nxt:
+            vec[[self.index[w] for w in nxt]] = list(nxt.values())
+        return vec
 
     def perplexity(self, sentences: Iterable) -> float:
         """exp of the mean negative log-likelihood per predicted token (words and ``</s>``)."""

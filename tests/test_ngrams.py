@@ -34,6 +34,16 @@ def test_sums_to_one_on_wikipedia(wiki, n, smoothing):
         assert math.isclose(lm.prob(lm.vocab[0], ctx), d[0], rel_tol=1e-12)
 
 
+@pytest.mark.parametrize("smoothing", ["add-k", "kneser-ney"])
+def test_vectorised_distribution_equals_prob(wiki, smoothing):
+    lm = NGramLM(3, smoothing, k=0.3, min_count=2).fit(wiki[:300])
+    for ctx in ([], ["the"], ["of", "the"], ["zzz", "the"], ["<s>"], wiki[300][:4]):
+        d = lm.distribution(ctx)
+        words = lm.vocab[::13] + [UNK, EOS, "never-seen-word"]
+        np.testing.assert_allclose(d[[lm.index[lm._known(w)] for w in words]],
+                                   [lm.prob(w, ctx) for w in words], rtol=1e-12, atol=0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(n=st.integers(1, 4), smoothing=st.sampled_from(["add-k", "kneser-ney"]),
        k=st.floats(0.001, 5), context=st.lists(WORDS, max_size=5))
