@@ -7,9 +7,13 @@
   ``torch.nn.TripletMarginLoss``.
 - The pairwise margin loss of Hadsell et al. 2006 lives in ``nlp_course.losses.contrastive_loss``
   and pooling in ``nlp_course.finetune.pool``; both are re-exported here.
+- Alignment and uniformity (Wang & Isola 2020) and anisotropy (mean pairwise cosine,
+  Ethayarajh 2019): how an embedding space is shaped, measured on any (N, D) batch.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +21,7 @@ import torch.nn.functional as F
 from .finetune import pool
 from .losses import contrastive_loss as contrastive_margin_loss
 
-__all__ = ["contrastive_margin_loss", "info_nce", "pool", "triplet_loss"]
+__all__ = ["alignment", "anisotropy", "contrastive_margin_loss", "info_nce", "pool", "triplet_loss", "uniformity"]
 
 
 def _pair(a, b, names=("a", "b")):
@@ -52,3 +56,37 @@ def triplet_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0
     d_pos = torch.linalg.vector_norm(anchor - positive + eps, ord=p, dim=-1)  # (B,)
     d_neg = torch.linalg.vector_norm(anchor - negative + eps, ord=p, dim=-1)  # (B,)
     return torch.clamp(d_pos - d_neg + margin, min=0).mean()
+
+
+# --- geometry of an embedding space (Wang & Isola 2020, "Understanding Contrastive Representation
+# Learning through Alignment and Uniformity on the Hypersphere"; Ethayarajh 2019 for anisotropy) ---
+
+
+def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    """E ||f(x) - f(y)||^alpha over positive pairs (rows) of L2-normalised embeddings; lower is better."""
+    _pair(x, y, ("x", "y"))
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    return (F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).norm(dim=-1).pow(alpha).mean()
+
+
+def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
+    """log E exp(-t ||f(x_i) - f(x_j)||^2) over all pairs i < j; lower = more uniform on the sphere."""
+    _pair(x, x, ("x", "x"))
+    if x.shape[0] < 2:
+        raise ValueError("x needs at least 2 rows: uniformity is an average over pairs")
+    if not t > 0:
+        raise ValueError(f"t must be > 0, got {t}")
+    d2 = torch.pdist(F.normalize(x, dim=-1)).pow(2)  # (N (N - 1) / 2,)
+    return torch.logsumexp(-t * d2, 0) - math.log(d2.numel())
+
+
+def anisotropy(x: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity between distinct rows: ~0 for isotropic vectors, near 1 for a narrow cone."""
+    _pair(x, x, ("x", "x"))
+    if x.shape[0] < 2:
+        raise ValueError("x needs at least 2 rows: anisotropy is an average over pairs")
+    n = F.normalize(x, dim=-1)
+    sims = n @ n.T  # (N, N)
+    N = x.shape[0]
+    return (sims.sum() - sims.diagonal().sum()) / (N * (N - 1))
