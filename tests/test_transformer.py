@@ -138,3 +138,34 @@ def test_xl_memory_equals_full_causal_attention_and_carries_context(norm_first):
     out2, _ = forward_with_memory(ours, x[:, 3:], mem)
     torch.testing.assert_close(torch.cat([out1, out2], 1), full, rtol=0, atol=1e-10)
     assert not mem.requires_grad
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layer_stacks_match_torch_multi_layer(norm_first):
+    """Three of our layers in a row == torch.nn.TransformerEncoder/Decoder(num_layers=3)."""
+    torch.manual_seed(0)
+    enc_layer = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True,
+                                                 norm_first=norm_first, dtype=D)
+    ref_enc = torch.nn.TransformerEncoder(enc_layer, 3, enable_nested_tensor=False).eval()
+    dec_layer = torch.nn.TransformerDecoderLayer(16, 4, 32, dropout=0.0, batch_first=True,
+                                                 norm_first=norm_first, dtype=D)
+    ref_dec = torch.nn.TransformerDecoder(dec_layer, 3).eval()
+    for ref in (ref_enc, ref_dec):
+        _randomize(ref)
+    encs = [EncoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first).to(D).eval() for _ in range(3)]
+    decs = [DecoderLayer(16, 4, 32, dropout=0.0, norm_first=norm_first).to(D).eval() for _ in range(3)]
+    for ours, ref in zip(encs + decs, list(ref_enc.layers) + list(ref_dec.layers)):
+        ours.load_state_dict(ref.state_dict())
+    x, pad = _inputs()
+    tgt = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(5), dtype=D)
+    mem = x
+    for layer in encs:
+        mem = layer(mem, src_key_padding_mask=pad)
+    expected_mem = ref_enc(x, src_key_padding_mask=pad)
+    torch.testing.assert_close(mem[~pad], expected_mem[~pad], rtol=0, atol=1e-6)
+    y = tgt
+    for layer in decs:
+        y = layer(y, mem, tgt_is_causal=True, memory_key_padding_mask=pad)
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=D)
+    expected = ref_dec(tgt, mem, tgt_mask=causal, memory_key_padding_mask=pad, tgt_is_causal=True)
+    torch.testing.assert_close(y, expected, rtol=0, atol=1e-6)
