@@ -8,6 +8,9 @@ NER (``ner.py``): ``bio_spans``, ``entity_prf``, ``sentence_exact_match``.
 QA (``qa.py``): ``normalize_answer``, ``exact_match``, ``token_f1``.
 ROUGE (``rouge.py``): ``rouge_n``, ``rouge_l``, ``lcs_length``.
 Ranking (``ranking.py``): ``recall_at_k``, ``mrr``, ``ndcg_at_k``.
+Translation (``translation.py``): ``corpus_bleu``, ``sentence_bleu``, ``bleu_from_stats``,
+``tokenize_13a``, ``corpus_ter``, ``sentence_ter``, ``ter_edits``.
+METEOR (``meteor.py``): ``meteor``, ``meteor_details``, ``align``, ``count_chunks``.
 """
 
 from .classification import (
@@ -24,10 +27,20 @@ from .generation import (
     perplexity_from_log_probs,
     repeated_ngram_rate,
 )
+from .meteor import align, count_chunks, meteor, meteor_details
 from .ner import bio_spans, entity_prf, sentence_exact_match
 from .qa import exact_match, normalize_answer, token_f1
 from .ranking import mrr, ndcg_at_k, recall_at_k
 from .rouge import lcs_length, rouge_l, rouge_n
+from .translation import (
+    bleu_from_stats,
+    corpus_bleu,
+    corpus_ter,
+    sentence_bleu,
+    sentence_ter,
+    ter_edits,
+    tokenize_13a,
+)
 
 __all__ = [
     "lcs_length",
@@ -52,4 +65,15 @@ __all__ = [
     "perplexity",
     "perplexity_from_log_probs",
     "repeated_ngram_rate",
+    "bleu_from_stats",
+    "corpus_bleu",
+    "corpus_ter",
+    "sentence_bleu",
+    "sentence_ter",
+    "ter_edits",
+    "tokenize_13a",
+    "align",
+    "count_chunks",
+    "meteor",
+    "meteor_details",
 ]
