@@ -1,0 +1,96 @@
+"""Benchmark: our word2vec vs gensim's on the same corpus and hyperparameters, same process.
+
+    python -m nlp_course.bench.word2vec [--epochs 5] [--threads 2] [--modes sg cbow]
+
+Corpus: the 106 Wikipedia articles and the Lee news corpus (``nlp_course.data``), one sentence
+per paragraph, tokenised by gensim's ``simple_preprocess`` (~0.5M words). For each mode prints
+the training wall time of both (gensim with ``workers=threads``, ours with
+``torch.set_num_threads(threads)``), the ratio ours/gensim, and the quality of both side by
+side: analogy accuracy on questions-words.txt and Spearman on WordSim353 / SimLex-999, all
+scored by gensim's own ``evaluate_word_analogies`` / ``evaluate_word_pairs`` (ours loaded into
+a ``KeyedVectors``). Targets: time <= 3x gensim, analogy accuracy within 10% relative.
+Taught in notebooks/05_word_embeddings.ipynb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from gensim.models import KeyedVectors
+from gensim.models import Word2Vec as GensimWord2Vec
+from gensim.utils import simple_preprocess
+
+from nlp_course.data import lee_corpus, wikipedia_articles, word_benchmark_path
+from nlp_course.word2vec import Word2Vec
+
+
+def corpus_sentences(limit: int | None = None) -> list[list[str]]:
+    """Wikipedia + Lee, one token list per non-empty paragraph (``limit`` Wikipedia articles)."""
+    docs = wikipedia_articles(limit) + lee_corpus()
+    sentences = (simple_preprocess(line) for doc in docs for line in doc.split("\n"))
+    return [s for s in sentences if s]
+
+
+def to_gensim(index_to_key, vectors) -> KeyedVectors:
+    """Our vectors as a gensim ``KeyedVectors`` (same order), to score both with one code."""
+    kv = KeyedVectors(vectors.shape[1])
+    kv.add_vectors(list(index_to_key), vectors)
+    return kv
+
+
+def quality(kv: KeyedVectors) -> dict[str, float]:
+    """Analogy accuracy and WordSim353 / SimLex-999 Spearman, computed by gensim."""
+    acc, _ = kv.evaluate_word_analogies(word_benchmark_path("questions-words"))
+    out = {"analogy": float(acc)}
+    for name in ("wordsim353", "simlex999"):
+        out[name] = float(kv.evaluate_word_pairs(word_benchmark_path(name))[1].statistic)
+    return out
+
+
+def run(sentences, sg: int, threads: int, **params) -> dict[str, dict[str, float]]:
+    """Train both on ``sentences``; return ``{"gensim": {...}, "ours": {...}}`` (seconds + scores)."""
+    start = time.perf_counter()
+    theirs = GensimWord2Vec(sentences, sg=sg, workers=threads, seed=1, **params)
+    t_gensim = time.perf_counter() - start
+    n = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    ours = Word2Vec(sg=sg, seed=1, **params).fit(sentences)
+    t_ours = time.perf_counter() - start
+    torch.set_num_threads(n)
+    return {
+        "gensim": {"seconds": t_gensim, **quality(theirs.wv)},
+        "ours": {"seconds": t_ours, **quality(to_gensim(ours.index_to_key, ours.vectors))},
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--articles", type=int, default=None, help="Wikipedia articles (all)")
+    parser.add_argument("--modes", nargs="+", default=["sg", "cbow"], choices=["sg", "cbow"])
+    args = parser.parse_args(argv)
+    sentences = corpus_sentences(args.articles)
+    params = dict(vector_size=100, window=5, negative=5, min_count=5, sample=1e-3)
+    params["epochs"] = args.epochs
+    print(f"corpus: {len(sentences)} sentences, {sum(map(len, sentences))} words; {params}")
+    print(f"threads: {args.threads} (gensim workers, torch threads)")
+    results = {}
+    for mode in args.modes:
+        res = results[mode] = run(sentences, int(mode == "sg"), args.threads, **params)
+        g, o = res["gensim"], res["ours"]
+        print(f"\n{mode}: time ours {o['seconds']:.2f} s | gensim {g['seconds']:.2f} s"
+              f" | ratio ours/gensim {o['seconds'] / g['seconds']:.2f}x")  # fmt: skip
+        print(f"{'':12}{'analogy acc':>12}{'WordSim353':>12}{'SimLex-999':>12}")
+        for name, r in (("gensim", g), ("ours", o)):
+            print(f"{name:12}{r['analogy']:12.4f}{r['wordsim353']:12.4f}{r['simlex999']:12.4f}")
+        rel = (o["analogy"] - g["analogy"]) / max(g["analogy"], 1e-12)
+        print(f"analogy accuracy ours vs gensim: {100 * rel:+.1f}% relative")
+    return results
+
+
+if __name__ == "__main__":
+    main()
