@@ -114,7 +114,8 @@ class GloVe(WordVectors):
         fdiff = glove_weight(counts, self.x_max, self.alpha) * diff  # (N,) = dJ/d(diff)
         grads = [fdiff[:, None] * w_ctx[cols], fdiff[:, None] * w[rows], fdiff, fdiff]
         for p, s, idx, g in zip(params, sums, (rows, cols, rows, cols), grads):
-            dense = torch.zeros_like(p).index_add_(0, idx, g)  # sum repeated words' gradients
-            s += dense**2  # untouched rows get 0: unchanged, like sparse AdaGrad
-            p -= self.learning_rate * dense / (s.sqrt() + 1e-10)
+            touched, slot = torch.unique(idx, return_inverse=True)  # (U,), (N,)
+            total = g.new_zeros((len(touched),) + g.shape[1:]).index_add_(0, slot, g)  # (U, ...)
+            s[touched] += total**2  # only touched rows change, like sparse AdaGrad
+            p[touched] -= self.learning_rate * total / (s[touched].sqrt() + 1e-10)
         return float(0.5 * (fdiff * diff).sum())
