@@ -323,3 +323,14 @@ def test_unknown_word_and_bad_queries(trained):
         WordVectors(["a", "b"], np.zeros((3, 4)))
     with pytest.raises(ValueError, match="x_max"):
         GloVe(x_max=0)
+
+
+def test_bench_runs_and_prints_the_ratio(capsys, one_thread):
+    from nlp_course.bench import word2vec as bench
+
+    results = bench.main(["--epochs", "1", "--articles", "1", "--modes", "cbow", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert "ratio ours/gensim" in out and "relative" in out
+    res = results["cbow"]
+    assert set(res) == {"gensim", "ours"} and res["ours"]["seconds"] > 0
+    assert set(res["ours"]) == {"seconds", "analogy", "wordsim353", "simlex999"}
