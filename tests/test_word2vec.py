@@ -186,7 +186,6 @@ def test_cbow_learns_what_gensim_learns(lee, one_thread):
         return np.mean([len(x & y) / 20 for x, y in top])
 
     mine, theirs = overlap(ours, g1), overlap(g2, g1)
-    print(mine, theirs)
     assert mine > 0.7 * theirs, (mine, theirs)
 
 
