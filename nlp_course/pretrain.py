@@ -58,13 +58,17 @@ class PretrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     dropout: float = 0.1
+    mlm_probability: float = 0.15  # share of tokens scored in training (held-out eval always uses 0.15)
     max_dialogues: int | None = 2000
     eval_every: int = 250
     seed: int = 0
 
 
-FULL = PretrainConfig(hidden_size=128, num_layers=4, num_heads=4, intermediate_size=512, seq_len=64, batch_size=64,
-                      steps=800, lr=1e-3, warmup=80, eval_every=100)
+# FULL: measured on 2 shared CPU cores (notes in the commit). 2 layers x more steps beat 4 layers at equal CPU
+# time; lr 3e-3 collapses to predicting "." everywhere; 30% training masks beat 15% (Wettig et al. 2023).
+FULL = PretrainConfig(vocab_size=4000, hidden_size=128, num_layers=2, num_heads=4, intermediate_size=512, seq_len=64,
+                      batch_size=32, steps=1600, lr=2e-3, warmup=100, dropout=0.0, mlm_probability=0.3,
+                      eval_every=400)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
                        eval_every=60)
@@ -137,7 +141,8 @@ def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, s
 def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int, batch_size: int = 32,
                  lr: float = 1e-3, warmup: int = 100, weight_decay: float = 0.01, eval_ids=None,
                  eval_every: int = 250, seed: int = 0, progress: bool = True, checkpoint_every: int = 500,
-                 stop_at: int | None = None, masking: str = "dynamic") -> list[dict]:
+                 stop_at: int | None = None, masking: str = "dynamic",
+                 mlm_probability: float = 0.15) -> list[dict]:
     """Train ``model`` with dynamic masking; resume from ``out_dir`` if a checkpoint is there.
 
     ``stop_at`` ends the call early at that step (checkpointed), as if the run were killed there:
@@ -145,6 +150,8 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
     ``masking="dynamic"`` (RoBERTa) draws a fresh mask for every batch; ``"static"`` (original
     BERT) fixes one mask per training row for the whole run. Models with ``.bert``/``.cls`` (ours)
     use ``sparse_mlm_loss``; any other masked LM is called as ``model(input_ids, labels=...)``.
+    ``mlm_probability`` is the share of tokens chosen for prediction in training (BERT: 0.15;
+    Wettig et al. 2023 find more helps); ``masked_accuracy`` always scores a 15% mask.
 
     Returns the log: one dict per evaluation (step, train loss, held-out accuracy/loss, seconds).
     """
@@ -166,7 +173,7 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
         state = load_checkpoint(last, model, opt, sched)
         start, log = state["step"], state["meta"].get("log", [])
     specials = _special_ids(tokenizer)
-    static = StaticMasker(tokenizer.mask_token_id, len(tokenizer), specials, seed=seed)
+    static = StaticMasker(tokenizer.mask_token_id, len(tokenizer), specials, mlm_probability, seed=seed)
     sparse = hasattr(model, "bert") and hasattr(model, "cls")
     device = next(model.parameters()).device
     model.train()
@@ -182,7 +189,8 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
             pairs = [static(int(r), train_ids[r : r + 1]) for r in rows]
             x, labels = torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
         else:
-            x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+            x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials,
+                                    mlm_probability, generator=g)
         x, labels = x.to(device), labels.to(device)
         loss = sparse_mlm_loss(model, x, labels) if sparse else model(input_ids=x, labels=labels).loss
         opt.zero_grad(set_to_none=True)
@@ -217,7 +225,8 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     model = BertForMaskedLM(config)
     t0, cpu0 = time.perf_counter(), time.process_time()
     log = pretrain_mlm(model, tokenizer, train_ids, folder / "run", cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup,
-                       cfg.weight_decay, eval_ids, cfg.eval_every, cfg.seed, progress)
+                       cfg.weight_decay, eval_ids, cfg.eval_every, cfg.seed, progress,
+                       mlm_probability=cfg.mlm_probability)
     tmp = folder / "final.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     model.to_hf().save_pretrained(tmp)  # safetensors + config.json: opens in the HF ecosystem

@@ -77,3 +77,29 @@ def test_sparse_mlm_loss_equals_full_loss(tokenizer):
     ids = pack_sequences(TEXTS, tokenizer, 16)[:4]
     labels = ids.masked_fill(torch.rand(ids.shape, generator=torch.Generator().manual_seed(0)) > 0.3, -100)
     torch.testing.assert_close(sparse_mlm_loss(model, ids, labels), model(input_ids=ids, labels=labels).loss)
+
+
+def test_mlm_probability_sets_the_share_of_scored_tokens(tokenizer, tmp_path, monkeypatch):
+    import nlp_course.pretrain as pretrain
+
+    seen = []
+
+    real = pretrain.sparse_mlm_loss
+
+    def spy(model, x, labels):
+        chosen = labels != -100
+        candidates = chosen | ~torch.isin(x, torch.tensor(sorted(tokenizer.all_special_ids)))
+        seen.append(float(chosen.sum() / candidates.sum()))  # [CLS]/[SEP] are never chosen
+        return real(model, x, labels)
+
+    monkeypatch.setattr(pretrain, "sparse_mlm_loss", spy)
+    ids = pack_sequences(TEXTS, tokenizer, 16)
+    for p in (0.15, 0.4):
+        seen.clear()
+        pretrain_mlm(_model(tokenizer), tokenizer, ids, tmp_path / str(p), steps=20, batch_size=16, warmup=2,
+                     progress=False, mlm_probability=p)
+        share = sum(seen) / len(seen)
+        assert abs(share - p) < 0.03, (p, share)
+    with pytest.raises(ValueError, match="mlm_probability"):
+        pretrain_mlm(_model(tokenizer), tokenizer, ids, tmp_path / "bad", steps=2, batch_size=4, mlm_probability=1.5,
+                     progress=False)
