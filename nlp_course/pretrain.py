@@ -240,13 +240,18 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     tmp.rename(folder / "final")
 
 
-def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress: bool = True):
+def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress: bool = True,
+                     dropout: float | None = None):
     """The course's MLM-pretrained BERT and its tokenizer, trained and cached on first use.
 
     Returns ``(model, tokenizer)``: our ``BertForMaskedLM`` in eval mode and a
     ``PreTrainedTokenizerFast`` with [PAD] [UNK] [CLS] [SEP] [MASK]. The training summary
     (config, eval log, wall time) is at ``course_bert_dir(smoke) / "pretrain_summary.json"``.
+    ``dropout`` overrides the hidden and attention dropout of the loaded model: the FULL model is
+    pretrained without dropout, and unsupervised SimCSE (notebook 09) needs it, e.g. 0.1.
     """
+    if dropout is not None and not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout must be a float in [0, 1) or None, got {dropout!r}")
     smoke = smoke_mode() if smoke is None else smoke
     folder = cache_dir("course-bert-smoke" if smoke else "course-bert")
     if rebuild:
@@ -257,7 +262,8 @@ def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress:
             _build(SMOKE if smoke else FULL, folder, progress)
     from transformers import BertForMaskedLM as HFBertForMaskedLM
 
-    hf = HFBertForMaskedLM.from_pretrained(folder / "final")
+    overrides = {} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+    hf = HFBertForMaskedLM.from_pretrained(folder / "final", **overrides)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder / "final")
     return BertForMaskedLM.from_hf(hf).eval(), tokenizer
 

@@ -64,6 +64,18 @@ def test_smoke_course_bert_builds_and_fills_masks():
     assert torch.isfinite(logits).all()
 
 
+def test_course_bert_dropout_override():
+    """The FULL model is pretrained without dropout; SimCSE needs it switched on at load time."""
+    enc = torch.tensor([[2, 10, 11, 12, 13, 3]])
+    for p, differ in [(0.0, False), (0.3, True)]:
+        model, _ = load_course_bert(smoke=True, progress=False, dropout=p)
+        model.train()
+        h1, h2 = model.bert(enc).last_hidden_state, model.bert(enc).last_hidden_state  # (1, T, C) twice
+        assert (not torch.allclose(h1, h2)) is differ, p
+    with pytest.raises(ValueError, match="dropout"):
+        load_course_bert(smoke=True, progress=False, dropout=1.5)
+
+
 def test_bad_input(tokenizer, tmp_path):
     ids = pack_sequences(TEXTS, tokenizer, 16)
     with pytest.raises(ValueError, match="steps"):
