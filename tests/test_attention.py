@@ -248,10 +248,14 @@ def test_sinusoidal_formula_and_relative_rotation():
     ang = p / 10000 ** (2 * i / 16)
     np.testing.assert_allclose(pe[:, 0::2].numpy(), np.sin(ang), atol=1e-12)
     np.testing.assert_allclose(pe[:, 1::2].numpy(), np.cos(ang), atol=1e-12)
-    # PE[p + k] = R_k PE[p] for one fixed block-rotation R_k, whatever p
+    # PE[p + k] = PE[p] @ R_k for one fixed block rotation R_k (angle k * w_i per (sin, cos) pair), whatever p
     k = 5
-    sol = torch.linalg.lstsq(pe[:40], pe[k:40 + k]).solution
-    torch.testing.assert_close(pe[10:40] @ sol, pe[10 + k:40 + k], atol=1e-8, rtol=0)
+    w = 1 / 10000 ** (2 * torch.arange(8, dtype=D) / 16)  # (8,) frequencies
+    c, s = torch.cos(k * w), torch.sin(k * w)
+    rot = torch.zeros(16, 16, dtype=D)
+    rot[0::2, 0::2], rot[0::2, 1::2] = torch.diag(c), torch.diag(-s)  # sin(a+b) = sin a cos b + cos a sin b
+    rot[1::2, 0::2], rot[1::2, 1::2] = torch.diag(s), torch.diag(c)  # cos(a+b) = cos a cos b - sin a sin b
+    torch.testing.assert_close(pe[:-k] @ rot, pe[k:], atol=1e-12, rtol=0)
 
 
 def test_rope_matches_hf_llama_and_is_relative():
