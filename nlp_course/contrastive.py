@@ -5,8 +5,9 @@
   ``b`` among all B rows, i.e. cross-entropy over the (B, B) cosine-similarity matrix / tau.
 - Triplet loss (Schroff et al. 2015, FaceNet): max(0, d(a, p) - d(a, n) + margin), equal to
   ``torch.nn.TripletMarginLoss``.
-- The pairwise margin loss of Hadsell et al. 2006 lives in ``nlp_course.losses.contrastive_loss``
-  and pooling in ``nlp_course.finetune.pool``; both are re-exported here.
+- The pairwise margin loss of Hadsell et al. 2006 lives in ``nlp_course.losses.contrastive_loss``,
+  pooling in ``nlp_course.finetune.pool``, and ``encode``/``semantic_search`` (equal to
+  sentence-transformers) in ``nlp_course.retrieval``; all are re-exported here.
 - Alignment and uniformity (Wang & Isola 2020) and anisotropy (mean pairwise cosine,
   Ethayarajh 2019): how an embedding space is shaped, measured on any (N, D) batch.
 """
@@ -20,8 +21,10 @@ import torch.nn.functional as F
 
 from .finetune import pool
 from .losses import contrastive_loss as contrastive_margin_loss
+from .retrieval import encode, semantic_search
 
-__all__ = ["alignment", "anisotropy", "contrastive_margin_loss", "info_nce", "pool", "triplet_loss", "uniformity"]
+__all__ = ["alignment", "anisotropy", "contrastive_margin_loss", "encode", "info_nce", "pool", "semantic_search",
+           "triplet_loss", "uniformity"]
 
 
 def _pair(a, b, names=("a", "b")):
