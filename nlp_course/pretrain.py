@@ -10,9 +10,19 @@ No installable package ships BERT weights with an MLM head, so the course trains
    ``to_hf()`` to a fast ``transformers`` tokenizer (same ids, fast batching).
 3. ``pack_sequences``: documents are concatenated and cut into ``[CLS] ... [SEP]`` blocks of
    ``seq_len`` tokens (no padding is wasted).
-4. ``pretrain_mlm``: dynamic masking (RoBERTa style, a fresh 80/10/10 mask per batch), AdamW with
+4. ``seed_local_heads``: a locality prior in the initialisation (below).
+5. ``pretrain_mlm``: dynamic masking (RoBERTa style, a fresh 80/10/10 mask per batch), AdamW with
    linear warmup + cosine decay, gradient clipping, a tqdm bar, periodic held-out evaluation,
    atomic safetensors checkpoints (``nlp_course.diffusion.checkpoint``) and exact resume.
+
+Why ``seed_local_heads``: a masked position's own input is ``[MASK]``, so unlike a causal LM (which
+predicts a bigram from its own residual) an MLM must first learn *position-based* attention to its
+neighbours before context helps. From the standard N(0, 0.02) init that is a saddle: measured here,
+2-layer BERTs (ours and HF's alike) kept near-uniform attention and predicted "the" at every
+[MASK] for 4000 steps (train loss 5.8 vs unigram entropy 6.6). Seeding layer 0 with a
+previous-token and a next-token head -- sinusoidal positions (notebook 06) plus the block rotation
+that shifts them by one place -- removes the saddle; the model is still a standard BERT (only the
+init differs), and training is free to change those heads.
 
 ``load_course_bert(smoke=None, rebuild=False) -> (BertForMaskedLM, PreTrainedTokenizerFast)``
 returns the cached model from ``cache_dir("course-bert[-smoke]")``, building it when missing.
@@ -38,6 +48,7 @@ from nlp_course import data
 from nlp_course.bert import BertForMaskedLM
 from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nlp_course.masking import StaticMasker, mask_tokens
+from nlp_course.positional import sinusoidal_encoding
 from nlp_course.tokenization import WordPieceTokenizer
 from nlp_course.utils import cache_dir, set_seed, smoke_mode
 
@@ -58,20 +69,62 @@ class PretrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     dropout: float = 0.1
+    local_heads: tuple[int, ...] = (1, -1)  # seed_local_heads offsets (empty: plain N(0, 0.02) init)
     mlm_probability: float = 0.15  # share of tokens scored in training (held-out eval always uses 0.15)
     max_dialogues: int | None = 2000
     eval_every: int = 250
     seed: int = 0
 
 
-# FULL: measured on 2 shared CPU cores (notes in the commit). 2 layers x more steps beat 4 layers at equal CPU
-# time; lr 3e-3 collapses to predicting "." everywhere; 30% training masks beat 15% (Wettig et al. 2023).
+# FULL: measured on 2 CPU cores (notes in the commits). 2 layers x more steps beat 4 layers at equal CPU
+# time; lr 3e-3 (4e-3 with local heads) collapses to predicting "." everywhere; 30% training masks beat 15%
+# (Wettig et al. 2023); local heads: held-out accuracy 0.14 -> 0.22 at equal steps.
 FULL = PretrainConfig(vocab_size=4000, hidden_size=128, num_layers=2, num_heads=4, intermediate_size=512, seq_len=64,
-                      batch_size=32, steps=1600, lr=2e-3, warmup=100, dropout=0.0, mlm_probability=0.3,
-                      eval_every=400)
+                      batch_size=32, steps=3000, lr=2e-3, warmup=100, dropout=0.0, mlm_probability=0.3,
+                      eval_every=500)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
                        eval_every=60)
+
+
+@torch.no_grad()
+def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: float = 0.1,
+                     qk_scale: float = 2.0) -> BertForMaskedLM:
+    """Initialise layer-0 head ``h`` to attend from position i to i - ``offsets[h]`` (in place).
+
+    The first head's ``d = hidden / heads`` features of the position table become sinusoids
+    (std ``position_scale``, 5x the token embeddings' 0.02, so position dominates those features;
+    the other features get no position signal), with the frequencies the full-width table of
+    notebook 06 gives its first ``d/2`` pairs. Head h then gets ``W_Q = s [I 0]`` and
+    ``W_K = s [R 0]`` where ``R`` rotates every (sin, cos) pair by ``offset * w``, so
+    ``q_i . k_j = s^2 sum_w cos(w (i - j - offset))``, peaked at ``j = i - offset``.
+    Offset +1 is a previous-token head, -1 a next-token head. Returns ``model``.
+    """
+    cfg = model.config
+    C, H = cfg.hidden_size, cfg.num_attention_heads
+    d = C // H
+    if not 1 <= len(offsets) <= H or not all(isinstance(o, int) and o != 0 for o in offsets):
+        raise ValueError(f"offsets must be 1..{H} non-zero ints (one per head), got {offsets!r}")
+    if d % 2:
+        raise ValueError(f"head size {d} must be even to hold (sin, cos) pairs")
+    base = 10000.0 ** (d / C)  # frequencies of the first d/2 pairs of the (T, C) table
+    pe = sinusoidal_encoding(cfg.max_position_embeddings, d, base=base)  # (T, d)
+    table = torch.zeros(cfg.max_position_embeddings, C)
+    table[:, :d] = pe * (position_scale / pe.std())
+    model.bert.embeddings.position_embeddings.weight.copy_(table)
+    inv_freq = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
+    w = model.bert.layers[0].self_attn.in_proj_weight  # (3C, C): rows of W_Q, W_K, W_V
+    for h, offset in enumerate(offsets):
+        cos, sin = (offset * inv_freq).cos().float(), (offset * inv_freq).sin().float()
+        rot = torch.zeros(d, d)  # rot @ PE[j] = PE[j + offset] for every (sin, cos) pair
+        rot[0::2, 0::2], rot[0::2, 1::2] = torch.diag(cos), torch.diag(sin)
+        rot[1::2, 0::2], rot[1::2, 1::2] = torch.diag(-sin), torch.diag(cos)
+        rows = slice(h * d, (h + 1) * d)
+        w[rows].zero_()
+        w[rows, :d] = qk_scale * torch.eye(d)
+        w[C:][rows].zero_()
+        w[C:][rows, :d] = qk_scale * rot
+    return model
 
 
 def course_corpus(max_dialogues: int | None = 2000) -> tuple[list[str], list[str]]:
@@ -117,25 +170,35 @@ def _special_ids(tokenizer) -> list[int]:
 
 @torch.no_grad()
 def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, seed: int = 1234) -> dict:
-    """Top-1 accuracy and loss on masked tokens of ``ids`` under a fixed (seeded) 80/10/10 mask."""
+    """Top-1 accuracy and loss on masked tokens of ``ids`` under a fixed (seeded) 80/10/10 mask.
+
+    ``accuracy`` scores all chosen tokens, as BERT papers and HF's MLM scripts do -- including the
+    10% left in place, which a model can copy; ``mask_accuracy`` scores only the positions that
+    show ``[MASK]``, where the answer must come from context.
+    """
     if tokenizer.mask_token_id is None:
         raise ValueError("tokenizer has no mask token: masked accuracy needs [MASK]")
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
-    correct = total = 0
+    correct = total = mask_correct = mask_total = 0
     loss_sum = 0.0
     device = model.get_input_embeddings().weight.device
     for i in range(0, len(ids), batch_size):
         batch = ids[i : i + batch_size]
         x, labels = mask_tokens(batch, tokenizer.mask_token_id, len(tokenizer), _special_ids(tokenizer), generator=g)
         logits = model(input_ids=x.to(device)).logits.float().cpu()  # (B, T, V)
-        chosen = labels != -100
-        correct += int((logits.argmax(-1)[chosen] == labels[chosen]).sum())
+        chosen = labels != -100  # (B, T)
+        shown_mask = chosen & (x == tokenizer.mask_token_id)  # (B, T)
+        hit = logits.argmax(-1) == labels  # (B, T)
+        correct += int(hit[chosen].sum())
         total += int(chosen.sum())
+        mask_correct += int(hit[shown_mask].sum())
+        mask_total += int(shown_mask.sum())
         loss_sum += float(F.cross_entropy(logits[chosen], labels[chosen], reduction="sum"))
     model.train(was_training)
-    return {"accuracy": correct / max(total, 1), "loss": loss_sum / max(total, 1), "tokens": total}
+    return {"accuracy": correct / max(total, 1), "mask_accuracy": mask_correct / max(mask_total, 1),
+            "loss": loss_sum / max(total, 1), "tokens": total}
 
 
 def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int, batch_size: int = 32,
@@ -223,6 +286,8 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
                         max_position_embeddings=cfg.seq_len, hidden_dropout_prob=cfg.dropout,
                         attention_probs_dropout_prob=cfg.dropout, pad_token_id=tokenizer.pad_token_id)
     model = BertForMaskedLM(config)
+    if cfg.local_heads:
+        seed_local_heads(model, cfg.local_heads)
     t0, cpu0 = time.perf_counter(), time.process_time()
     log = pretrain_mlm(model, tokenizer, train_ids, folder / "run", cfg.steps, cfg.batch_size, cfg.lr, cfg.warmup,
                        cfg.weight_decay, eval_ids, cfg.eval_every, cfg.seed, progress,

@@ -1,9 +1,16 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import BertConfig
 
 from nlp_course.bert import BertForMaskedLM
-from nlp_course.pretrain import load_course_bert, masked_accuracy, pack_sequences, pretrain_mlm
+from nlp_course.pretrain import (
+    load_course_bert,
+    masked_accuracy,
+    pack_sequences,
+    pretrain_mlm,
+    seed_local_heads,
+)
 from nlp_course.tokenization import WordPieceTokenizer
 
 TEXTS = ["the cat sat on the mat and the dog sat on the log"] * 30 + ["a bird flew over the house"] * 30
@@ -115,3 +122,64 @@ def test_mlm_probability_sets_the_share_of_scored_tokens(tokenizer, tmp_path, mo
     with pytest.raises(ValueError, match="mlm_probability"):
         pretrain_mlm(_model(tokenizer), tokenizer, ids, tmp_path / "bad", steps=2, batch_size=4, mlm_probability=1.5,
                      progress=False)
+
+
+def _attention_to_offsets(attn, offsets):
+    """Mean attention weight from position i to i - offset, per head (attn: (B, H, T, T))."""
+    T = attn.shape[-1]
+    out = []
+    for h, o in enumerate(offsets):
+        i = torch.arange(max(o, 0), T + min(o, 0))
+        out.append(float(attn[:, h, i, i - o].mean()))
+    return out
+
+
+@pytest.mark.parametrize("offsets", [(1, -1), (1, -1, 2, -2), (3,)])
+def test_seed_local_heads_attend_to_the_chosen_neighbour(offsets):
+    """At init, seeded head h puts most of its weight on position i - offsets[h], for any tokens."""
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=500, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=256, max_position_embeddings=64, hidden_dropout_prob=0.0,
+                     attention_probs_dropout_prob=0.0)
+    plain = BertForMaskedLM(cfg).eval()
+    seeded = seed_local_heads(BertForMaskedLM(cfg), offsets).eval()
+    x = torch.randint(5, 500, (4, 64))
+    with torch.no_grad():
+        a_seeded = seeded(input_ids=x, output_attentions=True).attentions[0]  # (B, H, T, T)
+        a_plain = plain(input_ids=x, output_attentions=True).attentions[0]
+    assert min(_attention_to_offsets(a_seeded, offsets)) > 0.8
+    assert max(_attention_to_offsets(a_plain, offsets)) < 0.05  # standard init: about uniform (1/64)
+    # still a standard BERT: the HF twin loaded from it attends the same way
+    hf = seeded.to_hf().eval()
+    hf.set_attn_implementation("eager")
+    with torch.no_grad():
+        a_hf = hf(input_ids=x, output_attentions=True).attentions[0]
+    torch.testing.assert_close(a_hf, a_seeded, atol=1e-5, rtol=0)
+
+
+def test_seed_local_heads_bad_offsets():
+    model = BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=32, max_position_embeddings=16))
+    for bad in [(), (0,), (1, -1, 2), (1.5,)]:
+        with pytest.raises(ValueError, match="offsets"):
+            seed_local_heads(model, bad)
+
+
+def test_mask_accuracy_scores_only_mask_positions(tokenizer):
+    """A model that copies its input gets every kept token right and no [MASK] position."""
+
+    class Copier(torch.nn.Module):
+        def __init__(self, vocab):
+            super().__init__()
+            self.emb = torch.nn.Embedding(vocab, 1)
+
+        def get_input_embeddings(self):
+            return self.emb
+
+        def forward(self, input_ids):
+            return type("Out", (), {"logits": F.one_hot(input_ids, len(tokenizer)).float()})()
+
+    ids = pack_sequences(TEXTS, tokenizer, 16)
+    res = masked_accuracy(Copier(len(tokenizer)), tokenizer, ids)
+    assert res["mask_accuracy"] == 0.0
+    assert 0.05 < res["accuracy"] < 0.2  # the ~10% kept in place (+ random draws of the same id)
