@@ -4,7 +4,8 @@ Taught in notebook 07.
 
 Self-attention is permutation-equivariant, so order must be injected:
 - sinusoidal (Vaswani et al. 2017): PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same);
-  PE[p + k] is a fixed rotation of PE[p], so relative offsets are linear functions.
+  PE[p + k] is a fixed rotation of PE[p] (``sinusoidal_shift``), so relative offsets are linear
+  functions; ``nlp_course.pretrain.seed_local_heads`` builds previous/next-token heads from it.
 - learned absolute positions (BERT, GPT-2): an ``nn.Embedding(max_len, d)`` added to tokens;
   cannot go past ``max_len``.
 - RoPE (Su et al. 2021, arXiv:2104.09864; Llama, Mistral): rotate q and k pair-wise by angle
@@ -25,15 +26,33 @@ def _check_dims(seq_len: int, dim: int) -> None:
         raise ValueError(f"dim must be a positive even number, got {dim}")
 
 
+def _sinusoid_frequencies(dim: int, base: float) -> torch.Tensor:
+    return base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (d/2,)
+
+
 def sinusoidal_encoding(seq_len: int, dim: int, base: float = 10000.0, dtype=torch.float32) -> torch.Tensor:
     """(T, d) table with sin on even and cos on odd features."""
     _check_dims(seq_len, dim)
     pos = torch.arange(seq_len, dtype=torch.float64)[:, None]  # (T, 1)
-    inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (d/2,)
-    angles = pos * inv_freq  # (T, d/2)
+    angles = pos * _sinusoid_frequencies(dim, base)  # (T, d/2)
     pe = torch.empty(seq_len, dim, dtype=torch.float64)
     pe[:, 0::2], pe[:, 1::2] = angles.sin(), angles.cos()
     return pe.to(dtype)
+
+
+def sinusoidal_shift(offset: int, dim: int, base: float = 10000.0, dtype=torch.float32) -> torch.Tensor:
+    """(d, d) block rotation R with ``R @ PE[p] == PE[p + offset]`` for every position p.
+
+    Each (sin, cos) pair of frequency w turns by the angle ``offset * w``:
+    sin(a + b) = sin a cos b + cos a sin b, cos(a + b) = cos a cos b - sin a sin b.
+    """
+    _check_dims(1, dim)
+    angle = offset * _sinusoid_frequencies(dim, base)  # (d/2,)
+    cos, sin = torch.diag(angle.cos()), torch.diag(angle.sin())
+    rot = torch.zeros(dim, dim, dtype=torch.float64)
+    rot[0::2, 0::2], rot[0::2, 1::2] = cos, sin
+    rot[1::2, 0::2], rot[1::2, 1::2] = -sin, cos
+    return rot.to(dtype)
 
 
 class SinusoidalPositionalEncoding(nn.Module):

@@ -20,7 +20,7 @@ predicts a bigram from its own residual) an MLM must first learn *position-based
 neighbours before context helps. From the standard N(0, 0.02) init that is a saddle: measured here,
 2-layer BERTs (ours and HF's alike) kept near-uniform attention and predicted "the" at every
 [MASK] for 4000 steps (train loss 5.8 vs unigram entropy 6.6). Seeding layer 0 with a
-previous-token and a next-token head -- sinusoidal positions (notebook 06) plus the block rotation
+previous-token and a next-token head -- sinusoidal positions (notebook 07) plus the block rotation
 that shifts them by one place -- removes the saddle; the model is still a standard BERT (only the
 init differs), and training is free to change those heads.
 
@@ -48,7 +48,7 @@ from nlp_course import data
 from nlp_course.bert import BertForMaskedLM
 from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from nlp_course.masking import StaticMasker, mask_tokens
-from nlp_course.positional import sinusoidal_encoding
+from nlp_course.positional import sinusoidal_encoding, sinusoidal_shift
 from nlp_course.tokenization import WordPieceTokenizer
 from nlp_course.utils import cache_dir, set_seed, smoke_mode
 
@@ -95,7 +95,7 @@ def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: fl
     The first head's ``d = hidden / heads`` features of the position table become sinusoids
     (std ``position_scale``, 5x the token embeddings' 0.02, so position dominates those features;
     the other features get no position signal), with the frequencies the full-width table of
-    notebook 06 gives its first ``d/2`` pairs. Head h then gets ``W_Q = s [I 0]`` and
+    notebook 07 gives its first ``d/2`` pairs. Head h then gets ``W_Q = s [I 0]`` and
     ``W_K = s [R 0]`` where ``R`` rotates every (sin, cos) pair by ``offset * w``, so
     ``q_i . k_j = s^2 sum_w cos(w (i - j - offset))``, peaked at ``j = i - offset``.
     Offset +1 is a previous-token head, -1 a next-token head. Returns ``model``.
@@ -112,18 +112,13 @@ def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: fl
     table = torch.zeros(cfg.max_position_embeddings, C)
     table[:, :d] = pe * (position_scale / pe.std())
     model.bert.embeddings.position_embeddings.weight.copy_(table)
-    inv_freq = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
     w = model.bert.layers[0].self_attn.in_proj_weight  # (3C, C): rows of W_Q, W_K, W_V
     for h, offset in enumerate(offsets):
-        cos, sin = (offset * inv_freq).cos().float(), (offset * inv_freq).sin().float()
-        rot = torch.zeros(d, d)  # rot @ PE[j] = PE[j + offset] for every (sin, cos) pair
-        rot[0::2, 0::2], rot[0::2, 1::2] = torch.diag(cos), torch.diag(sin)
-        rot[1::2, 0::2], rot[1::2, 1::2] = torch.diag(-sin), torch.diag(cos)
         rows = slice(h * d, (h + 1) * d)
         w[rows].zero_()
         w[rows, :d] = qk_scale * torch.eye(d)
         w[C:][rows].zero_()
-        w[C:][rows, :d] = qk_scale * rot
+        w[C:][rows, :d] = qk_scale * sinusoidal_shift(offset, d, base=base)  # k_j ~ PE[j + offset]
     return model
 
 

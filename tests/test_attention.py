@@ -237,6 +237,7 @@ from nlp_course.positional import (  # noqa: E402
     apply_rope,
     rope_cos_sin,
     sinusoidal_encoding,
+    sinusoidal_shift,
 )
 
 
@@ -256,6 +257,8 @@ def test_sinusoidal_formula_and_relative_rotation():
     rot[0::2, 0::2], rot[0::2, 1::2] = torch.diag(c), torch.diag(-s)  # sin(a+b) = sin a cos b + cos a sin b
     rot[1::2, 0::2], rot[1::2, 1::2] = torch.diag(s), torch.diag(c)  # cos(a+b) = cos a cos b - sin a sin b
     torch.testing.assert_close(pe[:-k] @ rot, pe[k:], atol=1e-12, rtol=0)
+    torch.testing.assert_close(sinusoidal_shift(k, 16, dtype=D), rot.T, atol=1e-12, rtol=0)  # column form
+    torch.testing.assert_close(pe[k:-k] @ sinusoidal_shift(-k, 16, dtype=D).T, pe[:-2 * k], atol=1e-12, rtol=0)
 
 
 def test_rope_matches_hf_llama_and_is_relative():
