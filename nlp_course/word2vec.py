@@ -20,11 +20,14 @@ re-exported here.
   (``shuffle=True``) and trains in batches with the learning rate decayed linearly from
   ``alpha`` to ``min_alpha`` like gensim. Defaults are gensim's.
 
-Pair order matters more than batching. gensim (like the C code) streams pairs in corpus order, so
-consecutive updates share a centre word and a sentence. Measured on Wikipedia + Lee (skip-gram,
-5 epochs, seeds 1-3, analogy accuracy): gensim 0.0151, ours in gensim's order (``shuffle=False``)
-0.0143 (-5%), ours shuffled 0.0216 (+43%); with shuffling, batch 64 without shared noise gives the
-same +40% as batch 8192, so stale batched updates are not the cause. Notebook 05 shows both.
+Pair order and batching both move the scores. gensim (like the C code) streams pairs in corpus
+order, so consecutive updates share a centre word and a sentence. Measured on Wikipedia + Lee
+(skip-gram, 5 epochs, one thread, analogy accuracy vs gensim's mean over the same seeds):
+shuffled +40-46% (batch 8192, 3 seeds; batch 64 with per-pair noise the same); gensim's order
+(``shuffle=False``) -13% +- 3% (batch 8192, 16 seeds) but +17% at batch 1024 with per-pair noise
+(8 seeds). So shuffling helps, big stale batches of correlated in-order pairs hurt, and a
+remainder (ours ahead of gensim at small in-order batches) is not explained yet. Notebook 05
+shows both orders.
 
 References: Mikolov et al., "Efficient Estimation of Word Representations in Vector Space"
 (2013) and "Distributed Representations of Words and Phrases and their Compositionality"
