@@ -162,10 +162,7 @@ def test_examples_come_in_gensims_loop_order(sg):
 def test_gensim_order_learns_what_gensim_learns(lee, one_thread):
     """shuffle=False (gensim's order) gives gensim's similarity structure, as close as a second
     gensim seed does."""
-    params = dict(sg=1, vector_size=50, window=5, negative=5, min_count=5, epochs=10)
-    ours = Word2Vec(seed=1, shuffle=False, **params).fit(lee)
-    g1 = GensimWord2Vec(lee, workers=1, seed=1, **params).wv
-    g2 = GensimWord2Vec(lee, workers=1, seed=2, **params).wv
+    ours, g1, g2 = ours_and_two_gensim_seeds(lee, shuffle=False, sg=1, vector_size=50, min_count=5, epochs=10)
     words = ours.index_to_key[20:220]
     rho, ref = similarity_structure(ours, g1, words), similarity_structure(g2, g1, words)
     assert rho > ref - 0.05, (rho, ref)
@@ -205,6 +202,13 @@ def test_wordsim_spearman_close_to_gensim(trained):
     assert abs(mine - ref) < 0.15, (mine, ref)
 
 
+def ours_and_two_gensim_seeds(lee, shuffle: bool = True, **params):
+    """Ours (seed 1) and gensim with seeds 1 and 2, same hyperparameters, one worker."""
+    ours = Word2Vec(seed=1, shuffle=shuffle, **params).fit(lee)
+    g1, g2 = (GensimWord2Vec(lee, workers=1, seed=seed, **params).wv for seed in (1, 2))
+    return ours, g1, g2
+
+
 def similarity_structure(a, b, words) -> float:
     """Spearman of the pairwise cosines of ``words`` under two sets of vectors."""
     ua, ub = (np.stack([m[w] for w in words]) for m in (a, b))
@@ -218,10 +222,7 @@ def test_cbow_learns_what_gensim_learns(lee, one_thread):
     neighbours are noisy: gensim itself with seed 1 vs 2 shares only 6-10 of 20. We compare
     the similarity structure of 200 words and the neighbours of 50, against gensim's own
     seed-to-seed agreement."""
-    params = dict(sg=0, vector_size=50, min_count=5, epochs=10)
-    ours = Word2Vec(seed=1, **params).fit(lee)
-    g1 = GensimWord2Vec(lee, workers=1, seed=1, **params).wv
-    g2 = GensimWord2Vec(lee, workers=1, seed=2, **params).wv
+    ours, g1, g2 = ours_and_two_gensim_seeds(lee, sg=0, vector_size=50, min_count=5, epochs=10)
     words = ours.index_to_key[20:220]
     rho, ref = similarity_structure(ours, g1, words), similarity_structure(g2, g1, words)
     assert rho > ref - 0.05, (rho, ref)  # measured 0.951 vs gensim-gensim 0.970
@@ -240,7 +241,7 @@ def test_cbow_is_stable_at_a_large_learning_rate(lee, one_thread):
     saturated scores (|u·v| >= 6) were skipped as gensim does."""
     model = Word2Vec(sg=0, vector_size=50, min_count=5, epochs=10, alpha=0.05).fit(lee)
     norms = np.linalg.norm(model.vectors, axis=1)
-    assert np.isfinite(norms).all() and norms.max() < 1000, norms.max()  # gensim 9.4, ours 110 (1e14 unskipped)
+    assert np.isfinite(norms).all() and norms.max() < 250, norms.max()  # gensim 9.4, ours 110 (1e14 unskipped)
 
 
 # --- evaluation = gensim's on the same vectors ----------------------------------------------

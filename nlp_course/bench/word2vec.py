@@ -67,7 +67,7 @@ def run(sentences, sg: int, threads: int, seeds=(1,), **params) -> dict[str, dic
         "gensim": lambda seed: GensimWord2Vec(sentences, sg=sg, workers=threads, seed=seed, **params).wv,
         "ours (gensim order)": lambda seed: Word2Vec(sg=sg, seed=seed, shuffle=False, **params).fit(sentences),
         "ours (shuffled)": lambda seed: Word2Vec(sg=sg, seed=seed, **params).fit(sentences),
-    }
+    }  # each returns vectors with index_to_key / vectors: gensim KeyedVectors or our WordVectors
     results = {}
     for name, train in trainers.items():
         runs = []
@@ -75,8 +75,7 @@ def run(sentences, sg: int, threads: int, seeds=(1,), **params) -> dict[str, dic
             start = time.perf_counter()
             vectors = train(seed)
             seconds = time.perf_counter() - start
-            kv = vectors if isinstance(vectors, KeyedVectors) else to_gensim(vectors.index_to_key, vectors.vectors)
-            runs.append({"seconds": seconds, **quality(kv)})
+            runs.append({"seconds": seconds, **quality(to_gensim(vectors.index_to_key, vectors.vectors))})
         results[name] = {key: sum(r[key] for r in runs) / len(runs) for key in runs[0]}
     torch.set_num_threads(n)
     return results
