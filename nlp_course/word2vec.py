@@ -20,14 +20,22 @@ re-exported here.
   (``shuffle=True``) and trains in batches with the learning rate decayed linearly from
   ``alpha`` to ``min_alpha`` like gensim. Defaults are gensim's.
 
-Pair order and batching both move the scores. gensim (like the C code) streams pairs in corpus
-order, so consecutive updates share a centre word and a sentence. Measured on Wikipedia + Lee
-(skip-gram, 5 epochs, one thread, analogy accuracy vs gensim's mean over the same seeds):
-shuffled +40-46% (batch 8192, 3 seeds; batch 64 with per-pair noise the same); gensim's order
-(``shuffle=False``) -13% +- 3% (batch 8192, 16 seeds) but +17% at batch 1024 with per-pair noise
-(8 seeds). So shuffling helps, big stale batches of correlated in-order pairs hurt, and a
-remainder (ours ahead of gensim at small in-order batches) is not explained yet. Notebook 05
-shows both orders.
+Pair order and batching both move the scores. gensim (like the C code) updates one pair at a
+time, streaming pairs in corpus order, so consecutive updates share a centre word and a sentence.
+``batch_size=1`` runs that loop (``nlp_course.word2vec_sequential``, numba). Measured on
+Wikipedia + Lee (skip-gram, 5 epochs, analogy accuracy vs gensim's mean over the same 12 seeds,
++- one standard error; ``python -m nlp_course.bench.word2vec --seeds 12 --modes sg``):
+
+    one pair at a time, gensim's order (gensim's algorithm)   +7.7% +- 3.6%
+    one pair at a time, shuffled                             +44%   +- 4%
+    batches of 8192, gensim's order (``shuffle=False``)      -13%   +- 4%
+    batches of 8192, shuffled (the default)                  +37%   +- 4%
+
+So the algorithm matches gensim within 10% (a small edge remains: paired by seed, +0.0012 +-
+0.0004 accuracy); shuffling is worth about +35 points (SGD learns more from decorrelated steps);
+batching costs little on shuffled pairs (7 points, within the noise) but 21 points in corpus
+order, where a batch holds thousands of stale, correlated updates. The default shuffles and
+batches because that is fast in torch and scores higher. Notebook 05 shows all three.
 
 References: Mikolov et al., "Efficient Estimation of Word Representations in Vector Space"
 (2013) and "Distributed Representations of Words and Phrases and their Compositionality"
@@ -41,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from nlp_course.glove import GloVe
+from nlp_course.word2vec_sequential import train_pairs
 from nlp_course.word_vectors import (
     WordVectors,
     _positive_int,
@@ -141,6 +150,8 @@ class Word2Vec(WordVectors):
 
     ``shuffle=False`` trains on the pairs in corpus order, as gensim does (its parity setting);
     the default shuffles each epoch's pairs, which scores higher on analogies (module docstring).
+    ``batch_size=1`` runs gensim's one-pair-at-a-time loop (``nlp_course.word2vec_sequential``,
+    numba) instead of torch batches; ``shared_negatives`` then does not apply.
     """
 
     def __init__(self, sg: int = 0, vector_size: int = 100, window: int = 5, negative: int = 5,
@@ -192,11 +203,17 @@ class Word2Vec(WordVectors):
             n_pairs = len(targets)
             order = torch.from_numpy(rng.permutation(n_pairs)) if self.shuffle else torch.arange(n_pairs)
             n_batches = -(-len(order) // self.batch_size)
+            progress = (epoch + np.arange(n_batches) / n_batches) / self.epochs  # (n_batches,)
+            lrs = self.alpha - (self.alpha - self.min_alpha) * progress  # gensim's linear decay
+            if self.batch_size == 1 and self.loss == "negative":  # the reference loop, compiled
+                train_pairs(w_in.numpy(), w_out.numpy(), inputs[order].numpy(), targets[order].numpy(), lrs,
+                            lambda n: self._noise(cum, gen, n).numpy(), MAX_EXP)  # fmt: skip
+                continue
             for b in range(n_batches):
-                progress = (epoch + b / n_batches) / self.epochs
-                lr = self.alpha - (self.alpha - self.min_alpha) * progress
                 rows = order[b * self.batch_size : (b + 1) * self.batch_size]
-                self._step(w_in, w_out, inputs[rows], targets[rows], cum, gen, lr)
+                groups = -(-len(rows) // self.shared_negatives)
+                noise = self._noise(cum, gen, groups) if self.loss == "negative" else None
+                self._step(w_in, w_out, inputs[rows], targets[rows], noise, float(lrs[b]))
         self.output_vectors = w_out.numpy()
         return self
 
@@ -229,7 +246,13 @@ class Word2Vec(WordVectors):
         ctx = np.where(mask, ids[pos], -1)[has]  # (N', 2W), -1 = padding
         return torch.from_numpy(ctx), torch.from_numpy(ids[has])
 
-    def _step(self, w_in, w_out, inputs, centre, cum, gen, lr: float) -> None:
+    def _noise(self, cum, gen, rows: int) -> torch.Tensor:
+        """(rows, negative) noise words drawn from ``P_n`` (``cum``: its cumulative sums)."""
+        uniform = torch.rand(rows * self.negative, dtype=torch.float64, generator=gen)
+        return torch.searchsorted(cum, uniform).clamp(max=len(cum) - 1).view(rows, self.negative)
+
+    def _step(self, w_in, w_out, inputs, centre, noise, lr: float) -> None:
+        """One batched SGD step; ``noise`` (G, K) is shared by groups of consecutive pairs."""
         if self.sg:
             v = w_in[inputs]  # (B, D)
         else:  # inputs (B, 2W) padded with -1: mean of each row's real context words
@@ -240,10 +263,7 @@ class Word2Vec(WordVectors):
         if self.loss == "softmax":
             grad_in = _softmax_update(w_out, v, centre, lr)
         else:
-            groups = -(-len(centre) // self.shared_negatives)
-            uniform = torch.rand(groups * self.negative, dtype=torch.float64, generator=gen)
-            noise = torch.searchsorted(cum, uniform).clamp(max=len(cum) - 1)
-            grad_in = sgns_update(v, w_out, centre, noise.view(groups, self.negative), lr)
+            grad_in = sgns_update(v, w_out, centre, noise, lr)
         if self.sg:
             w_in.index_add_(0, inputs, grad_in)
         else:  # gensim (cbow_mean=1) adds the whole error to every context word

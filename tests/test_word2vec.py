@@ -168,6 +168,48 @@ def test_gensim_order_learns_what_gensim_learns(lee, one_thread):
     assert rho > ref - 0.05, (rho, ref)
 
 
+@pytest.mark.parametrize("sg", [1, 0])
+def test_sequential_loop_equals_batches_of_one(sg):
+    """The numba loop (``batch_size=1``) = our torch ``_step`` applied pair by pair, with the same
+    noise (distinct within a pair, some equal to the true word) and scores beyond MAX_EXP."""
+    from nlp_course.word2vec_sequential import train_pairs
+
+    g = torch.Generator().manual_seed(0)
+    V, D, N, K = 30, 8, 200, 5
+    w_in, w_out = torch.randn(V, D, generator=g), torch.randn(V, D, generator=g)  # |u.v| ~ 3: some >= 6
+    targets = torch.randint(V, (N,), generator=g)
+    if sg:
+        inputs = torch.randint(V, (N,), generator=g)
+    else:
+        inputs = torch.randint(V, (N, 4), generator=g)
+        inputs[torch.rand(N, 4, generator=g) < 0.3] = -1
+        inputs[:, 0] = inputs[:, 0].clamp(min=0)  # every row has a context word
+    noise = torch.stack([torch.randperm(V, generator=g)[:K] for _ in range(N)])  # (N, K)
+    noise[::7, 0] = targets[::7]  # skipped as the true word
+    lrs = torch.linspace(0.05, 0.01, N, dtype=torch.float64).numpy()
+    model = Word2Vec(sg=sg, negative=K, batch_size=1)
+    a_in, a_out = w_in.clone(), w_out.clone()
+    for p in range(N):
+        model._step(a_in, a_out, inputs[p : p + 1], targets[p : p + 1], noise[p : p + 1], float(lrs[p]))
+    b_in, b_out = w_in.clone(), w_out.clone()
+    chunks = iter([noise[:128].numpy(), noise[128:].numpy()])
+    train_pairs(b_in.numpy(), b_out.numpy(), inputs.numpy(), targets.numpy(), lrs, lambda n: next(chunks), 6.0,
+                chunk=128)  # fmt: skip
+    assert not torch.allclose(a_in, w_in, atol=0.1) and not torch.allclose(a_out, w_out, atol=0.1)
+    torch.testing.assert_close(b_in, a_in, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(b_out, a_out, atol=1e-5, rtol=1e-5)
+
+
+def test_sequential_in_gensim_order_learns_what_gensim_learns(lee, one_thread):
+    """``batch_size=1, shuffle=False``: gensim's algorithm; its similarity structure is as close
+    to gensim seed 1 as gensim seed 2 is."""
+    ours, g1, g2 = ours_and_two_gensim_seeds(lee, shuffle=False, batch_size=1, sg=1, vector_size=50,
+                                             min_count=5, epochs=10)  # fmt: skip
+    words = ours.index_to_key[20:220]
+    rho, ref = similarity_structure(ours, g1, words), similarity_structure(g2, g1, words)
+    assert rho > ref - 0.03, (rho, ref)
+
+
 # --- quality: ours learns what gensim learns on the same corpus -----------------------------
 
 
@@ -202,9 +244,9 @@ def test_wordsim_spearman_close_to_gensim(trained):
     assert abs(mine - ref) < 0.15, (mine, ref)
 
 
-def ours_and_two_gensim_seeds(lee, shuffle: bool = True, **params):
+def ours_and_two_gensim_seeds(lee, shuffle: bool = True, batch_size: int = 8192, **params):
     """Ours (seed 1) and gensim with seeds 1 and 2, same hyperparameters, one worker."""
-    ours = Word2Vec(seed=1, shuffle=shuffle, **params).fit(lee)
+    ours = Word2Vec(seed=1, shuffle=shuffle, batch_size=batch_size, **params).fit(lee)
     g1, g2 = (GensimWord2Vec(lee, workers=1, seed=seed, **params).wv for seed in (1, 2))
     return ours, g1, g2
 
@@ -379,7 +421,8 @@ def test_bench_runs_and_prints_the_ratio(capsys, one_thread):
     out = capsys.readouterr().out
     assert "ours/gensim" in out and "relative" in out
     res = results["cbow"]
-    assert set(res) == {"gensim", "ours (gensim order)", "ours (shuffled)"}
+    assert set(res) == {"gensim", "sequential, gensim order", "sequential, shuffled", "batched, gensim order",
+                        "batched, shuffled"}  # fmt: skip
     assert all(r["seconds"] > 0 for r in res.values())
-    assert set(res["ours (shuffled)"]) == {"seconds", "analogy", "wordsim353", "simlex999"}
-    assert "ours in gensim's order vs gensim" in out
+    assert set(res["batched, shuffled"]) == {"seconds", "analogy", "wordsim353", "simlex999"}
+    assert "ours sequential in gensim's order vs gensim" in out
