@@ -38,7 +38,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=True)
 def _one_pair(v, w_out, target, noise, lr, max_exp, err):
     """The K + 1 logistic updates of one pair; fills ``err`` (D,) with the step for ``v``."""
     err[:] = 0.0
@@ -50,12 +50,12 @@ def _one_pair(v, w_out, target, noise, lr, max_exp, err):
             if word == target:
                 continue
         u = w_out[word]  # (D,) a view: written in place
-        f = 0.0
+        f = v.dtype.type(0.0)  # float32 sums, like gensim's sdot
         for d in range(v.shape[0]):
             f += v[d] * u[d]
         if abs(f) >= max_exp:
             continue
-        g = lr * (label - 1.0 / (1.0 + np.exp(-f)))
+        g = v.dtype.type(lr * (label - 1.0 / (1.0 + np.exp(-f))))
         for d in range(v.shape[0]):
             err[d] += g * u[d]
             u[d] += g * v[d]
