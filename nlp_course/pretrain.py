@@ -9,7 +9,7 @@ No installable package ships BERT weights with an MLM head, so the course trains
 2. A ``WordPieceTokenizer`` (notebook 03) trained on the training part, exported with
    ``to_hf()`` to a fast ``transformers`` tokenizer (same ids, fast batching).
 3. ``pack_sequences``: documents are concatenated and cut into ``[CLS] ... [SEP]`` blocks of
-   ``seq_len`` tokens (no padding is wasted).
+   ``seq_len`` tokens (no padding is wasted); ``spread_rows`` picks held-out rows from every source.
 4. ``seed_local_heads``: a locality prior in the initialisation (below).
 5. ``pretrain_mlm``: dynamic masking (RoBERTa style, a fresh 80/10/10 mask per batch), AdamW with
    linear warmup + cosine decay, gradient clipping, a tqdm bar, periodic held-out evaluation,
@@ -47,7 +47,7 @@ from transformers import BertConfig, PreTrainedTokenizerFast, get_cosine_schedul
 from nlp_course import data
 from nlp_course.bert import BertForMaskedLM
 from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from nlp_course.masking import StaticMasker, mask_tokens
+from nlp_course.masking import StaticMasker, mask_tokens, whole_word_mask, word_ids_from_pieces
 from nlp_course.positional import sinusoidal_encoding, sinusoidal_shift
 from nlp_course.tokenization import WordPieceTokenizer
 from nlp_course.utils import cache_dir, set_seed, smoke_mode
@@ -73,6 +73,7 @@ class PretrainConfig:
     mlm_probability: float = 0.15  # share of tokens scored in training (held-out eval always uses 0.15)
     max_dialogues: int | None = 2000
     eval_every: int = 250
+    eval_rows: int = 2048  # held-out rows scored (``spread_rows``): ~19K masked tokens, standard error ~0.3 points
     seed: int = 0
 
 
@@ -87,7 +88,7 @@ FULL = PretrainConfig(vocab_size=4000, hidden_size=128, num_layers=2, num_heads=
                       eval_every=500)
 SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=2, intermediate_size=256,
                        seq_len=64, batch_size=16, steps=120, lr=2e-3, warmup=10, max_dialogues=200,
-                       eval_every=60)
+                       eval_every=60, eval_rows=256)
 
 
 @torch.no_grad()
@@ -149,6 +150,20 @@ def pack_sequences(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
     return torch.cat([cls, rows, sep], 1)  # (N, T)
 
 
+def spread_rows(ids: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` rows of ``ids`` evenly spaced from first to last (all rows if there are fewer).
+
+    ``pack_sequences`` keeps document order, and the corpus lists Wikipedia, then Lee, then the
+    dialogues: the first rows are one or two articles of one source. Evenly spaced rows sample
+    every source in proportion to its tokens, so a held-out score measures the whole held-out text.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if len(ids) <= n:
+        return ids
+    return ids[torch.linspace(0, len(ids) - 1, n).round().long()]
+
+
 def sparse_mlm_loss(model: BertForMaskedLM, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """MLM loss with the vocabulary projection run only at the ~15% scored positions.
 
@@ -197,6 +212,38 @@ def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, s
     model.train(was_training)
     return {"accuracy": correct / max(total, 1), "mask_accuracy": mask_correct / max(mask_total, 1),
             "loss": loss_sum / max(total, 1), "tokens": total}
+
+
+@torch.no_grad()
+def masked_word_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, seed: int = 1234) -> dict:
+    """Share of masked *words* (15%, every piece shown as ``[MASK]``) whose pieces are all top-1.
+
+    Per-token accuracy depends on the tokenizer: a small vocabulary cuts rare words into pieces,
+    and a piece next to the rest of its word is easy. Here a word (a piece and its ``##``
+    continuations) is masked whole and counts only if every piece is right, so two models with
+    different vocabularies are scored on the same words of the same text.
+    """
+    if tokenizer.mask_token_id is None:
+        raise ValueError("tokenizer has no mask token: masked accuracy needs [MASK]")
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    device = model.get_input_embeddings().weight.device
+    hits = words = 0
+    for i in range(0, len(ids), batch_size):
+        batch = ids[i : i + batch_size]  # (B, T)
+        word_ids = [word_ids_from_pieces(tokenizer.convert_ids_to_tokens(row)) for row in batch.tolist()]
+        chosen = whole_word_mask(batch, word_ids, tokenizer.mask_token_id, len(tokenizer), generator=g)[1] != -100
+        x = batch.masked_fill(chosen, tokenizer.mask_token_id)  # (B, T): all pieces of a chosen word masked
+        wrong = model(input_ids=x.to(device)).logits.argmax(-1).cpu() != batch  # (B, T)
+        key = torch.tensor([[-1 if w is None else w for w in row] for row in word_ids])  # (B, T) word index
+        key = key + batch.shape[1] * torch.arange(len(batch))[:, None]  # (B, T): one key per (row, word)
+        scored = key[chosen].unique()
+        missed = key[chosen & wrong].unique()
+        hits += len(scored) - len(missed)
+        words += len(scored)
+    model.train(was_training)
+    return {"word_accuracy": hits / max(words, 1), "words": words}
 
 
 def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int, batch_size: int = 32,
@@ -278,7 +325,7 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     wp = WordPieceTokenizer(lowercase=True).train(train_docs, cfg.vocab_size)
     tokenizer = wp.to_hf(model_max_length=cfg.seq_len)
     train_ids = pack_sequences(train_docs, tokenizer, cfg.seq_len)
-    eval_ids = pack_sequences(heldout_docs, tokenizer, cfg.seq_len)[:256]
+    eval_ids = spread_rows(pack_sequences(heldout_docs, tokenizer, cfg.seq_len), cfg.eval_rows)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
                         num_attention_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
                         max_position_embeddings=cfg.seq_len, hidden_dropout_prob=cfg.dropout,

@@ -4,12 +4,15 @@ import torch.nn.functional as F
 from transformers import BertConfig
 
 from nlp_course.bert import BertForMaskedLM
+from nlp_course.masking import whole_word_mask, word_ids_from_pieces
 from nlp_course.pretrain import (
     load_course_bert,
     masked_accuracy,
+    masked_word_accuracy,
     pack_sequences,
     pretrain_mlm,
     seed_local_heads,
+    spread_rows,
 )
 from nlp_course.tokenization import WordPieceTokenizer
 
@@ -38,6 +41,49 @@ def test_pack_sequences_rows_are_cls_body_sep(tokenizer):
     assert body == stream[: len(body)]  # nothing lost or reordered
     with pytest.raises(ValueError, match="seq_len"):
         pack_sequences(TEXTS, tokenizer, 2)
+
+
+def test_spread_rows_samples_first_to_last_evenly():
+    ids = torch.arange(100).view(50, 2)  # row r holds (2r, 2r + 1)
+    rows = spread_rows(ids, 5)[:, 0] // 2
+    assert rows.tolist() == [0, 12, 24, 37, 49]  # first and last row kept, gaps of 12-13
+    assert torch.equal(spread_rows(ids, 80), ids)  # fewer rows than asked: all of them
+    with pytest.raises(ValueError, match="n must be"):
+        spread_rows(ids, 0)
+
+
+class _Oracle(torch.nn.Module):
+    """Returns one-hot logits of the unmasked ``truth``, except where ``wrong`` is set."""
+
+    def __init__(self, truth, vocab_size, wrong):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab_size, 2)
+        self.truth, self.vocab_size, self.wrong = truth, vocab_size, wrong
+
+    def get_input_embeddings(self):
+        return self.emb
+
+    def forward(self, input_ids):
+        target = torch.where(self.wrong, (self.truth + 1) % self.vocab_size, self.truth)
+        return type("Out", (), {"logits": F.one_hot(target, self.vocab_size).float()})
+
+
+def test_masked_word_accuracy_needs_every_piece_of_a_word():
+    tokenizer = WordPieceTokenizer(lowercase=True).train(TEXTS, 40).to_hf(model_max_length=16)  # splits words
+    ids = pack_sequences(TEXTS, tokenizer, 16)
+    pieces = [tokenizer.convert_ids_to_tokens(row) for row in ids.tolist()]
+    continuation = torch.tensor([[p.startswith("##") for p in row] for row in pieces])  # (N, T)
+    perfect = _Oracle(ids, len(tokenizer), torch.zeros_like(continuation))
+    assert masked_word_accuracy(perfect, tokenizer, ids, batch_size=len(ids))["word_accuracy"] == 1.0
+    # wrong only at "##" pieces: a multi-piece word fails although its first piece is right
+    word_ids = [word_ids_from_pieces(row) for row in pieces]
+    chosen = whole_word_mask(ids, word_ids, tokenizer.mask_token_id, len(tokenizer),
+                             generator=torch.Generator().manual_seed(1234))[1] != -100
+    words = {(r, word_ids[r][t]) for r, t in chosen.nonzero().tolist()}
+    split = {(r, word_ids[r][t]) for r, t in (chosen & continuation).nonzero().tolist()}
+    got = masked_word_accuracy(_Oracle(ids, len(tokenizer), continuation), tokenizer, ids, batch_size=len(ids))
+    assert got["words"] == len(words) and 0 < len(split) < len(words)
+    assert got["word_accuracy"] == pytest.approx(1 - len(split) / len(words))
 
 
 def test_killed_and_resumed_run_equals_uninterrupted(tokenizer, tmp_path):
