@@ -200,15 +200,19 @@ def masked_accuracy(model, tokenizer, ids: torch.Tensor, batch_size: int = 64, s
     for i in range(0, len(ids), batch_size):
         batch = ids[i : i + batch_size]
         x, labels = mask_tokens(batch, tokenizer.mask_token_id, len(tokenizer), _special_ids(tokenizer), generator=g)
-        logits = model(input_ids=x.to(device)).logits.float().cpu()  # (B, T, V)
         chosen = labels != -100  # (B, T)
-        shown_mask = chosen & (x == tokenizer.mask_token_id)  # (B, T)
-        hit = logits.argmax(-1) == labels  # (B, T)
-        correct += int(hit[chosen].sum())
-        total += int(chosen.sum())
+        if hasattr(model, "bert") and hasattr(model, "cls"):  # ours: project to the vocabulary only where scored
+            logits = model.cls(model.bert(x.to(device)).last_hidden_state[chosen.to(device)])  # (N, V)
+        else:
+            logits = model(input_ids=x.to(device)).logits[chosen.to(device)]  # (N, V)
+        logits, target = logits.float().cpu(), labels[chosen]  # (N, V), (N,)
+        hit = logits.argmax(-1) == target  # (N,)
+        shown_mask = x[chosen] == tokenizer.mask_token_id  # (N,): positions that show [MASK]
+        correct += int(hit.sum())
+        total += len(target)
         mask_correct += int(hit[shown_mask].sum())
         mask_total += int(shown_mask.sum())
-        loss_sum += float(F.cross_entropy(logits[chosen], labels[chosen], reduction="sum"))
+        loss_sum += float(F.cross_entropy(logits, target, reduction="sum"))
     model.train(was_training)
     return {"accuracy": correct / max(total, 1), "mask_accuracy": mask_correct / max(mask_total, 1),
             "loss": loss_sum / max(total, 1), "tokens": total}
