@@ -7,10 +7,15 @@ Taught in notebook 01 (and used by all the others).
 - ``smoke_mode`` reads ``NLP_COURSE_SMOKE``: CI sets it to shrink heavy cells.
 - ``check_shape`` is d2l's habit: assert a tensor's shape where the prose states it.
 - ``cache_dir`` is where trained checkpoints live (``NLP_COURSE_HOME``).
+- ``check_number`` / ``check_positive`` validate a scalar argument: a real number (not a bool),
+  finite unless asked otherwise, within bounds; ``inf`` and ``nan`` never slip through a
+  ``> 0`` test (``nan > 0`` is False, but ``not nan <= 0`` is True, and ``inf > 0`` is True).
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import random
 from collections.abc import Sequence
@@ -77,3 +82,31 @@ def cache_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
+    """Return ``value`` as a float, or raise naming ``name``.
+
+    ``TypeError`` unless ``value`` is a real number (bools, strings and tensors are refused);
+    ``ValueError`` if it is NaN, infinite while ``finite`` is set, or outside ``[low, high]``
+    (``low_open``/``high_open`` exclude the bound).
+
+    >>> check_number("p", 0.5, 0, 1)
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def check_positive(name: str, value, finite: bool = True) -> float:
+    """``check_number(name, value, low=0, low_open=True, finite=finite)``: a number > 0."""
+    return check_number(name, value, low=0.0, low_open=True, finite=finite)

@@ -1,7 +1,23 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures and the Hypothesis profile every test runs under.
+
+Hypothesis profile: ``derandomize=True`` (examples come from a hash of each test, so every
+run on every machine tries the same inputs and a red run is a real regression, reproducible
+with the printed blob), no example database (nothing carried between runs), no deadline (a
+contended 2-core CI box must not fail on wall time). Set ``HYPOTHESIS_PROFILE=explore`` to
+search new random examples locally (and keep failures in ``.hypothesis/``); pin what it finds
+with ``@example``.
+"""
+
+import os
 
 import pytest
 import torch
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True, database=None, deadline=None,
+                          print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="module")
