@@ -141,9 +141,14 @@ def _check_dim(x: torch.Tensor, dim: int) -> int:
 
 
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """e^{x_i - max x} / sum_j e^{x_j - max x}: subtracting the max keeps every exp <= 1."""
+    """e^{x_i - max x} / sum_j e^{x_j - max x}: subtracting the max keeps every exp <= 1.
+
+    An empty ``dim`` gives an empty result of the same shape, as ``torch.softmax`` does.
+    """
     _check(x)
     _check_dim(x, dim)
+    if x.shape[dim] == 0:
+        return torch.empty_like(x)  # nothing to normalise (amax of an empty dim would raise)
     shifted = x - x.amax(dim=dim, keepdim=True)
     e = torch.exp(shifted)
     return e / e.sum(dim=dim, keepdim=True)

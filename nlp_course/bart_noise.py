@@ -24,12 +24,13 @@ import math
 import random
 from collections.abc import Sequence
 
+from nlp_course.utils import check_number, check_positive
+
 MASK = "<mask>"
 
 
 def _check_p(p: float, name: str = "p") -> None:
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {p}")
+    check_number(name, p, 0.0, 1.0)
 
 
 def _rng(rng: random.Random | None) -> random.Random:
@@ -63,8 +64,7 @@ def text_infilling(tokens: Sequence, mask_ratio: float = 0.3, poisson_lambda: fl
                    rng: random.Random | None = None) -> list:
     """Replace spans (lengths ~ Poisson(lambda)) covering ~``mask_ratio`` of tokens by one ``mask`` each."""
     _check_p(mask_ratio, "mask_ratio")
-    if poisson_lambda <= 0:
-        raise ValueError(f"poisson_lambda must be > 0, got {poisson_lambda}")
+    check_positive("poisson_lambda", poisson_lambda)
     r = _rng(rng)
     out, budget = list(tokens), round(mask_ratio * len(tokens))
     masked = 0

@@ -101,6 +101,13 @@ class BertModel(nn.Module):
         for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if t is not None and tuple(t.shape) != tuple(input_ids.shape):
                 raise ValueError(f"{name} must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(t.shape)}")
+        if token_type_ids is not None and token_type_ids.numel():
+            if token_type_ids.is_floating_point() or token_type_ids.is_complex():
+                raise TypeError(f"token_type_ids must be an integer tensor, got {token_type_ids.dtype}")
+            lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
+            if lo < 0 or hi >= cfg.type_vocab_size:
+                raise ValueError(f"token_type_ids must be in [0, type_vocab_size={cfg.type_vocab_size}), "
+                                 f"got values in [{lo}, {hi}]")
 
     def forward(
         self,

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from nlp_course.utils import check_positive
 from nlp_course.word_vectors import WordVectors, _positive_int, build_vocab, check_sentences, encode
 
 
@@ -66,14 +67,9 @@ class GloVe(WordVectors):
         self.epochs = _positive_int("epochs", epochs)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.seed = _positive_int("seed", seed, 0)
-        for name, value in (("learning_rate", learning_rate), ("x_max", x_max), ("alpha", alpha)):
-            if not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        self.learning_rate, self.x_max, self.alpha = (
-            float(learning_rate),
-            float(x_max),
-            float(alpha),
-        )
+        self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.x_max = check_positive("x_max", x_max)
+        self.alpha = check_positive("alpha", alpha)
         self.losses: list[float] = []
 
     def fit(self, sentences) -> GloVe:

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from nlp_course.utils import check_positive
+
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 _WORD = re.compile(r"\w+(?:['’-]\w+)*|[^\w\s]")
 
@@ -62,8 +64,7 @@ class NGramLM:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
         if smoothing not in ("add-k", "kneser-ney"):
             raise ValueError(f"smoothing must be 'add-k' or 'kneser-ney', got {smoothing!r}")
-        if not k > 0:
-            raise ValueError(f"k must be > 0, got {k!r}")
+        k = check_positive("k", k)
         if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
             raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
         self.n, self.smoothing, self.k, self.min_count = n, smoothing, float(k), min_count
@@ -221,18 +222,24 @@ class NGramLM:
 
     def sample(self, context: Sequence[str] | str = (), max_words: int = 20,
                temperature: float = 1.0, seed: int | None = None) -> list[str]:
-        """Sample words after ``context`` until ``</s>`` or ``max_words``; never emits ``<unk>``."""
+        """Sample words after ``context`` until ``</s>`` or ``max_words``; never emits ``<unk>``.
+
+        ``p ** (1 / temperature)`` is computed in log space, so a tiny temperature is (nearly)
+        greedy rather than 0/0; ``temperature`` must be finite and > 0.
+        """
         self._check_fitted()
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        temperature = check_positive("temperature", temperature)
+        if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 0:
+            raise ValueError(f"max_words must be an int >= 0, got {max_words!r}")
         rng = np.random.default_rng(seed)
         words = list(tokenize(context) if isinstance(context, str) else context)
         out: list[str] = []
         unk = self.index[UNK]
         for _ in range(max_words):
-            p = self.distribution(words)
-            p[unk] = 0.0
-            p = p ** (1.0 / temperature)
+            with np.errstate(divide="ignore"):
+                logits = np.log(self.distribution(words)) / temperature  # (V,)
+            logits[unk] = -np.inf
+            p = np.exp(logits - logits.max())  # (V,) the largest is 1: no 0/0 at tiny temperature
             w = self.vocab[rng.choice(len(p), p=p / p.sum())]
             if w == EOS:
                 break

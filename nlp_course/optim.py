@@ -22,19 +22,13 @@ import math
 import torch
 from torch.optim import Optimizer
 
+from nlp_course.utils import check_number
+
 
 def _number(name: str, value, low: float | None = None, high: float | None = None,
             low_open: bool = False, high_open: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if low is not None and (value < low or (low_open and value == low)):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and (value > high or (high_open and value == high)):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
-    return value
+    """A finite hyper-parameter (nan and inf refused) in its range; upper bounds default open."""
+    return check_number(name, value, low, high, low_open, high_open)
 
 
 def _betas(betas) -> tuple[float, float]:

@@ -65,6 +65,12 @@ class _Cell(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.input_size:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a (B, {self.input_size}) tensor, got {shape}")
+        _check_float(x)
+
+
+def _check_float(x: torch.Tensor) -> None:
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor (embed token ids first), got {x.dtype}")
 
 
 class RNNCell(_Cell):
@@ -164,6 +170,9 @@ class _Stack(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
             raise ValueError(f"x must be a {layout} tensor with I={self.input_size}, got {shape}")
+        _check_float(x)
+        if x.shape[1 if self.batch_first else 0] == 0:
+            raise ValueError(f"x must have at least one time step (T >= 1), got shape {tuple(x.shape)}")
 
     def _state0(self, x, h0, B):
         shape = (self.num_layers, B, self.hidden_size)

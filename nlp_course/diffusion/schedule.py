@@ -40,8 +40,8 @@ def _as_tensor(t) -> torch.Tensor:
     t = torch.as_tensor(t, dtype=torch.float64 if not torch.is_tensor(t) else None)
     if not torch.is_floating_point(t):
         t = t.double()
-    if torch.any((t < 0) | (t > 1)):
-        raise ValueError("t must lie in [0, 1]")
+    if not torch.all((t >= 0) & (t <= 1)):  # also false for NaN, which (t < 0) | (t > 1) misses
+        raise ValueError("t must lie in [0, 1] (NaN is refused)")
     return t
 
 

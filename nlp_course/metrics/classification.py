@@ -103,6 +103,11 @@ def precision_recall_f1(y_true, y_pred, average="binary", pos_label=1, labels=No
 def roc_curve(y_true, scores, pos_label=1):
     """(fpr, tpr, thresholds) at every distinct score, highest first; thresholds[0] = +inf."""
     y_true, scores = _check_pair(y_true, scores, "scores")
+    if scores.dtype.kind not in "biuf":
+        raise TypeError(f"scores must be real numbers, got dtype {scores.dtype}")
+    if not np.isfinite(scores).all():  # scikit-learn refuses them too ("Input contains NaN")
+        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
+        raise ValueError(f"scores must be finite, got {scores[bad]} at index {bad}")
     pos = y_true == pos_label
     if pos.all() or not pos.any():
         raise ValueError("roc_curve needs both positive and negative samples in y_true")

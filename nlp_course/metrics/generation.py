@@ -68,16 +68,22 @@ def repeated_ngram_rate(texts, n: int) -> float:
 
 
 def perplexity(mean_nll: float) -> float:
-    """``exp(mean_nll)``, where ``mean_nll`` is the mean negative log-likelihood per token in nats."""
+    """``exp(mean_nll)``, where ``mean_nll`` is the mean negative log-likelihood per token in nats.
+
+    Beyond float64 (``mean_nll`` above ~709.78) the answer is ``inf``, as ``torch.exp`` gives.
+    """
     if isinstance(mean_nll, torch.Tensor):
         if mean_nll.numel() != 1:
             raise ValueError(f"mean_nll must be a scalar, got shape {tuple(mean_nll.shape)}")
         mean_nll = float(mean_nll)
     if isinstance(mean_nll, bool) or not isinstance(mean_nll, (int, float)):
         raise TypeError(f"mean_nll must be a float, got {type(mean_nll).__name__}")
-    if math.isnan(mean_nll) or mean_nll < 0:
-        raise ValueError(f"mean_nll must be a non-negative number of nats, got {mean_nll}")
-    return math.exp(mean_nll)
+    if not math.isfinite(mean_nll) or mean_nll < 0:
+        raise ValueError(f"mean_nll must be a finite non-negative number of nats, got {mean_nll}")
+    try:
+        return math.exp(mean_nll)
+    except OverflowError:  # mean_nll > ~709.78: beyond float64, as torch.exp gives
+        return math.inf
 
 
 def perplexity_from_log_probs(log_probs, mask=None) -> float:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from nltk.stem.porter import PorterStemmer
 
+from nlp_course.utils import check_number
+
 _STEMMER = PorterStemmer()
 _BEAM = 256
 
@@ -115,10 +117,9 @@ def align(hypothesis, reference, stem: bool = True) -> list[tuple[int, int]]:
 def meteor_details(hypothesis, reference, alpha: float = 0.9, beta: float = 3.0,
                    gamma: float = 0.5, stem: bool = True) -> MeteorScore:
     """METEOR of one hypothesis against one reference, with its parts."""
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    if beta < 0 or not 0 <= gamma <= 1:
-        raise ValueError(f"need beta >= 0 and gamma in [0, 1], got beta={beta}, gamma={gamma}")
+    alpha = check_number("alpha", alpha, 0.0, 1.0)
+    beta = check_number("beta", beta, low=0.0)
+    gamma = check_number("gamma", gamma, 0.0, 1.0)
     hyp, ref = _tokens(hypothesis, "hypothesis"), _tokens(reference, "reference")
     pairs = align(hyp, ref, stem)
     m = len(pairs)

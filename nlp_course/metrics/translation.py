@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nlp_course.utils import check_number
+
 SMOOTH_DEFAULTS = {"none": None, "floor": 0.1, "add-k": 1, "exp": None}
 
 # mteval-v13a: split off punctuation and symbols; '.' and ',' only when not inside a number;
@@ -71,6 +73,8 @@ def _segments(hypotheses, references, name: str) -> list[tuple[str, list[str]]]:
     """Validate sacrebleu-style inputs; return (hypothesis, [references]) per segment."""
     if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence):
         raise TypeError(f"hypotheses must be a list of str, got {type(hypotheses).__name__}")
+    if len(hypotheses) == 0:
+        raise ValueError(f"{name}: hypotheses is empty (a corpus score needs at least one segment)")
     if isinstance(references, str) or not isinstance(references, Sequence) or not references:
         raise TypeError(f"{name}: references must be a non-empty list of reference streams")
     for k, stream in enumerate(references):
@@ -107,8 +111,8 @@ def bleu_from_stats(correct, total, sys_len: int, ref_len: int, smooth_method: s
         raise ValueError("correct and total must be non-empty and of equal length")
     if smooth_value is None:
         smooth_value = SMOOTH_DEFAULTS[smooth_method]
-    elif smooth_value < 0:
-        raise ValueError(f"smooth_value must be >= 0, got {smooth_value}")
+    else:
+        smooth_value = check_number("smooth_value", smooth_value, low=0.0)
     correct, total, order = list(correct), list(total), len(correct)
     bp = 1.0
     if sys_len < ref_len:

@@ -27,6 +27,20 @@ _CJK = (
 _ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
+def check_text(text, name: str = "text") -> str:
+    """``text`` if it is a str of valid Unicode; lone surrogates (``"\\ud800"``) cannot be UTF-8
+    encoded, so every tokenizer refuses them with a ValueError naming the position."""
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{name} contains a lone surrogate U+{ord(text[e.start]):04X} at "
+                             f"index {e.start}: not valid Unicode text") from None
+    return text
+
+
 def _is_control(c: str) -> bool:
     return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")
 

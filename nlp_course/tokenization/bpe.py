@@ -22,14 +22,17 @@ GPT-2; https://huggingface.co/learn/llm-course/chapter6/5. Taught in notebook 03
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 
 from nlp_course.tokenization._merges import learn_merges
-from nlp_course.tokenization._pretok import byte_level_pre_tokenize, bytes_to_unicode
-from nlp_course.tokenization.wordpiece import atomic_write_json, check_texts, check_vocab_size
+from nlp_course.tokenization._pretok import byte_level_pre_tokenize, bytes_to_unicode, check_text
+from nlp_course.tokenization.wordpiece import (
+    atomic_write_json,
+    check_texts,
+    check_vocab_size,
+    read_json,
+)
 
 
 class BPETokenizer:
@@ -128,8 +131,7 @@ class BPETokenizer:
         return ids
 
     def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        check_text(text)
         return [i for w in byte_level_pre_tokenize(text) for i in self._bpe(w)]
 
     def tokenize(self, text: str) -> list[str]:
@@ -151,9 +153,7 @@ class BPETokenizer:
 
     @classmethod
     def load(cls, path) -> BPETokenizer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("type") != "BPETokenizer":
-            raise ValueError(f"path {path} does not hold a saved BPETokenizer")
+        data = read_json(path, "BPETokenizer")
         tok = cls()
         tok._set(data["vocab"], [tuple(m) for m in data["merges"]])
         return tok

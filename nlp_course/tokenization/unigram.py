@@ -30,13 +30,17 @@ Taught in notebook 03.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable
-from pathlib import Path
 
-from nlp_course.tokenization.wordpiece import atomic_write_json, check_texts, check_vocab_size
+from nlp_course.tokenization._pretok import check_text
+from nlp_course.tokenization.wordpiece import (
+    atomic_write_json,
+    check_texts,
+    check_vocab_size,
+    read_json,
+)
 
 SPACE = "▁"
 UNK = "<unk>"
@@ -126,8 +130,7 @@ class UnigramTokenizer:
         return out[::-1], best[n]
 
     def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        check_text(text)
         ids: list[int] = []
         for word in metaspace_split(text):
             for piece in self._viterbi(word, self._score)[0]:
@@ -243,9 +246,7 @@ class UnigramTokenizer:
 
     @classmethod
     def load(cls, path) -> UnigramTokenizer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("type") != "UnigramTokenizer":
-            raise ValueError(f"path {path} does not hold a saved UnigramTokenizer")
+        data = read_json(path, "UnigramTokenizer")
         return cls.from_pieces([tuple(p) for p in data["pieces"]])
 
     def to_hf_tokenizer(self):

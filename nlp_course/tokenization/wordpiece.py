@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nlp_course.tokenization._merges import learn_merges
-from nlp_course.tokenization._pretok import bert_normalize, bert_pre_tokenize
+from nlp_course.tokenization._pretok import bert_normalize, bert_pre_tokenize, check_text
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 PREFIX = "##"
@@ -71,6 +71,17 @@ def atomic_write_json(path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def read_json(path, kind: str) -> dict:
+    """The JSON object saved by ``kind.save(path)``; any failure names the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read a saved {kind} from {path}: {e}") from e
+    if not isinstance(data, dict) or data.get("type") != kind:
+        raise ValueError(f"path {path} does not hold a saved {kind}")
+    return data
 
 
 class WordPieceTokenizer:
@@ -113,8 +124,7 @@ class WordPieceTokenizer:
 
     # ---- pipeline ---------------------------------------------------------------------------
     def pre_tokenize(self, text: str) -> list[str]:
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        check_text(text)
         return bert_pre_tokenize(bert_normalize(text, self.lowercase, self.strip_accents))
 
     def train(self, texts: Iterable[str], vocab_size: int, min_frequency: int = 0,
@@ -167,8 +177,7 @@ class WordPieceTokenizer:
 
     def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
         """Ids of ``text``; special tokens written in it ("[MASK]") map to their ids, as in HF."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        check_text(text)
         ids = []
         for k, chunk in enumerate(_SPECIAL_RE.split(text)):
             if k % 2:
@@ -207,9 +216,7 @@ class WordPieceTokenizer:
 
     @classmethod
     def load(cls, path) -> WordPieceTokenizer:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if data.get("type") != "WordPieceTokenizer":
-            raise ValueError(f"path {path} does not hold a saved WordPieceTokenizer")
+        data = read_json(path, "WordPieceTokenizer")
         tok = cls(data["lowercase"], data["strip_accents"], data["max_input_chars_per_word"])
         tok._set_vocab(data["vocab"])
         return tok
