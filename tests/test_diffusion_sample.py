@@ -144,7 +144,7 @@ def test_stop_at_eos_fills_the_rest(tiny):
     ids = generate(model, tok, "hi", gen_length=8, steps=8, block_length=4, eos_penalty=-100.0,
                    stop_at_eos=True, return_ids=True, trace=trace)
     assert (ids[0, -8:] == eos).all()
-    assert [c[0] for c in trace[4:]] == [0, 0, 0, 0]  # block 2 was filled with EOS, no model calls needed
+    assert len(trace) == 4  # block 2 was filled with EOS, no model calls (no steps) needed
 
 
 def test_infill_keeps_context(tiny):

@@ -18,10 +18,19 @@ current block are committed and the rest stay masked. Confidence (``remasking``)
 
 EOS controls: ``allow_eos``, ``eos_penalty`` (a logit bias against EOS, for models trained with
 EOS padding that stop too early) and ``stop_at_eos`` (once a finished block holds an EOS, the rest
-is EOS). ``generate`` decodes the answer and cuts it at the first EOS.
+is EOS and the row stops costing forwards). ``generate`` decodes the answer and cuts it at the
+first EOS. ``[MASK]`` is never emitted: it is banned at every step (LLaDA, which does not ban
+it, leaves a position that drew ``[MASK]`` masked; the outcome is the same "not committed").
+
+This file is the *exact reference*: one full forward per step. The float64 sampling math
+(``pick``) runs only at the still-masked positions of the current block -- the only ones that
+can be committed. ``fast_sample`` adds the fast paths (LM head on those positions only,
+confidence-threshold parallel decoding, block KV caching) and checks itself against this one.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -72,9 +81,100 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
     return logits
 
 
-def _gumbel(shape, generator, device) -> torch.Tensor:
-    u = torch.rand(shape, generator=generator, dtype=torch.float64).clamp_(1e-300, 1 - 1e-16)
-    return (-torch.log(-torch.log(u))).to(device)
+def uniform_draws(sizes: list[int], width: int, generator) -> torch.Tensor:
+    """Float64 uniforms (sum(sizes), width) for the candidate positions of each row, rows in order.
+
+    ``generator`` is ``None`` (global RNG), one ``torch.Generator`` (one draw for all rows) or a
+    list of one generator per row -- then each row's draws do not depend on the other rows, so
+    a batch samples exactly what the rows would sample one at a time.
+    """
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != len(sizes):
+            raise ValueError(f"generator list has {len(generator)} entries for {len(sizes)} rows")
+        parts = [torch.rand((k, width), generator=g, dtype=torch.float64) for k, g in zip(sizes, generator)]
+        return torch.cat(parts, 0) if parts else torch.zeros(0, width, dtype=torch.float64)
+    return torch.rand((sum(sizes), width), generator=generator, dtype=torch.float64)
+
+
+def pick(logits: torch.Tensor, sizes: list[int], temperature: float = 0.0, top_k: int | None = None,
+         top_p: float | None = None, remasking: str = "low_confidence", confidence_temperature: bool = False,
+         banned: torch.Tensor | None = None, eos_id: int | None = None, eos_penalty: float = 0.0,
+         generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidate tokens and their confidences at the N still-masked positions of the current block.
+
+    ``logits`` (N, V) are those positions' logits, row-major (``sizes[b]`` of them for row b).
+    Float64 here (Gumbel noise in float16/32 visibly lowers diversity, as LLaDA notes) -- on
+    (N, V), not on the whole (B, L, V) canvas. Returns ``x0`` (N,) and ``conf`` (N,).
+    """
+    logits = logits.double()  # (N, V)
+    if banned is not None and len(banned):
+        logits[:, banned] = float("-inf")
+    if eos_id is not None and eos_penalty:
+        logits[:, eos_id] -= eos_penalty
+    tempered = filter_logits(logits / max(temperature, 1e-8), top_k, top_p)  # (N, V)
+    if temperature > 0:
+        u = uniform_draws(sizes, logits.shape[-1], generator).clamp_(1e-300, 1 - 1e-16).to(logits.device)
+        x0 = (tempered - torch.log(-torch.log(u))).argmax(-1)  # (N,) Gumbel-max
+    else:
+        x0 = tempered.argmax(-1)  # (N,)
+    probs = (tempered if confidence_temperature else logits).softmax(-1)  # (N, V)
+    if remasking == "low_confidence":
+        conf = probs.gather(-1, x0[:, None])[:, 0]
+    elif remasking == "random":
+        conf = uniform_draws(sizes, 1, generator)[:, 0].to(logits.device)
+    elif remasking == "entropy":
+        conf = (probs * probs.clamp_min(1e-300).log()).sum(-1)  # -H(p)
+    else:
+        top2 = probs.topk(2, dim=-1).values
+        conf = top2[:, 0] - top2[:, 1]
+    return x0, conf
+
+
+def mask_id_of(input_ids: torch.Tensor, fill: torch.Tensor) -> int | None:
+    """The id every fill position holds (the [MASK] id); the sampler bans it from its output."""
+    if fill.shape != input_ids.shape or fill.dtype != torch.bool:
+        raise ValueError(f"fill must be a bool tensor of shape {tuple(input_ids.shape)}, got "
+                         f"{fill.dtype} {tuple(fill.shape)}")
+    held = input_ids[fill].unique()
+    if len(held) > 1:
+        raise ValueError(f"fill positions must all hold the [MASK] id, got ids {held[:5].tolist()}")
+    return int(held[0]) if len(held) else None
+
+
+def block_layout(fill: torch.Tensor, block_length: int | None, steps: int):
+    """``(n, block_length, n_blocks, per_block, order)``: ``order`` (B, n) lists each row's fill
+    positions left to right, so block ``j`` of row ``b`` is ``order[b, j*bl:(j+1)*bl]``."""
+    counts = fill.sum(1)
+    if not torch.all(counts == counts[0]):
+        raise ValueError("every row must have the same number of positions to fill")
+    n = int(counts[0])
+    block_length = block_length or n
+    n_blocks, per_block = check_blocks(n, steps, block_length)
+    order = torch.sort(fill.long(), dim=1, descending=True, stable=True).indices[:, :n]  # (B, n)
+    return n, block_length, n_blocks, per_block, order
+
+
+def check_sampling(temperature: float, remasking: str) -> None:
+    if remasking not in REMASKING:
+        raise ValueError(f"remasking must be one of {REMASKING}, got {remasking!r}")
+    if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+
+
+def banned_tensor(banned_ids, mask_id: int | None, device) -> torch.Tensor:
+    """``banned_ids`` plus the [MASK] id: a committed [MASK] would be a hole in the answer."""
+    ids = {int(i) for i in banned_ids} | ({mask_id} if mask_id is not None else set())
+    return torch.tensor(sorted(ids), dtype=torch.long, device=device)
+
+
+def finish_rows(x: torch.Tensor, still: torch.Tensor, fill: torch.Tensor, eos_id: int) -> torch.Tensor:
+    """``stop_at_eos``: rows that committed an EOS get EOS in every remaining position (in place);
+    returns the (B,) bool of rows that are now complete."""
+    done = ((x == eos_id) & fill & ~still).any(1)  # (B,)
+    rest = still & done[:, None]
+    x.masked_fill_(rest, eos_id)
+    still &= ~rest
+    return ~still.any(1)
 
 
 @torch.no_grad()
@@ -82,71 +182,66 @@ def diffuse(model, input_ids: torch.Tensor, fill: torch.Tensor, steps: int, bloc
             temperature: float = 0.0, top_k: int | None = None, top_p: float | None = None,
             remasking: str = "low_confidence", confidence_temperature: bool = False,
             banned_ids=(), eos_id: int | None = None, eos_penalty: float = 0.0, stop_at_eos: bool = False,
-            attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
+            attention_mask: torch.Tensor | None = None, generator=None,
             trace: list | None = None) -> torch.Tensor:
     """Fill the ``fill`` positions (B, L) of ``input_ids`` (already [MASK] there); return the ids.
 
     Every row must have the same number of positions to fill; they are decoded in blocks of
-    ``block_length`` (in position order). ``trace`` (a list) receives the per-row number of
-    tokens committed at each step.
+    ``block_length`` (in position order). The [MASK] id itself is always banned (with
+    ``banned_ids``). ``trace`` (a list) receives the per-row number of tokens committed at each
+    step. Rows finished by ``stop_at_eos`` leave the batch; the loop ends when all are done.
+    ``generator``: see ``uniform_draws``. This is the reference path: a full forward per step.
     """
-    if remasking not in REMASKING:
-        raise ValueError(f"remasking must be one of {REMASKING}, got {remasking!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    counts = fill.sum(1)
-    if not torch.all(counts == counts[0]):
-        raise ValueError("every row must have the same number of positions to fill")
-    n = int(counts[0])
-    block_length = block_length or n
-    n_blocks, per_block = check_blocks(n, steps, block_length)
+    check_sampling(temperature, remasking)
+    n, block_length, n_blocks, per_block, order = block_layout(fill, block_length, steps)
     x = input_ids.clone()  # (B, L)
     B, L = x.shape
-    order = torch.sort(fill.long(), dim=1, descending=True, stable=True).indices[:, :n]  # (B, n)
+    banned = banned_tensor(banned_ids, mask_id_of(x, fill), x.device)
     block_of = torch.full((B, L), -1, dtype=torch.long, device=x.device)
     block_of.scatter_(1, order, (torch.arange(n, device=x.device) // block_length).expand(B, n))
-    banned = torch.tensor(sorted(set(int(i) for i in banned_ids)), dtype=torch.long, device=x.device)
     still = fill.clone()  # (B, L) positions not yet committed
-    rows = torch.arange(B, device=x.device)
+    active = torch.ones(B, dtype=torch.bool, device=x.device)
+    gens = generator
     for blk in range(n_blocks):
         for count in steps_schedule(block_length, per_block):
-            logits = model(input_ids=x, attention_mask=attention_mask).logits.double()  # (B, L, V)
-            if len(banned):
-                logits[..., banned] = float("-inf")
-            if eos_id is not None and eos_penalty:
-                logits[..., eos_id] -= eos_penalty
-            tempered = filter_logits(logits / max(temperature, 1e-8), top_k, top_p)  # (B, L, V)
-            if temperature > 0:
-                x0 = (tempered + _gumbel(tempered.shape, generator, x.device)).argmax(-1)  # (B, L)
-            else:
-                x0 = tempered.argmax(-1)  # (B, L)
-            probs = (tempered if confidence_temperature else logits).softmax(-1)  # (B, L, V)
-            if remasking == "low_confidence":
-                conf = probs.gather(-1, x0[..., None])[..., 0]
-            elif remasking == "random":
-                conf = torch.rand((B, L), generator=generator, dtype=torch.float64).to(x.device)
-            elif remasking == "entropy":
-                conf = (probs * probs.clamp_min(1e-300).log()).sum(-1)  # -H(p)
-            else:
-                top2 = probs.topk(2, dim=-1).values
-                conf = top2[..., 0] - top2[..., 1]
-            candidate = still & (block_of == blk)  # (B, L)
-            conf = conf.masked_fill(~candidate, float("-inf"))
-            k = torch.minimum(candidate.sum(1), torch.tensor(count, device=x.device))  # (B,)
-            chosen = torch.zeros_like(still)
-            top = conf.topk(count, dim=1).indices if count else conf[:, :0].long()  # (B, count)
-            for j in range(count):
-                chosen[rows, top[:, j]] |= j < k
-            x = torch.where(chosen, x0, x)
-            still &= ~chosen
+            rows = active.nonzero()[:, 0]  # (A,)
+            if not len(rows):
+                break
+            sub = rows if len(rows) < B else slice(None)
+            att = None if attention_mask is None else attention_mask[sub]
+            logits = model(input_ids=x[sub], attention_mask=att).logits  # (A, L, V)
+            candidate = still[sub] & (block_of[sub] == blk)  # (A, L)
+            r, c = candidate.nonzero(as_tuple=True)  # row-major
+            sizes = candidate.sum(1).tolist()
+            if isinstance(generator, (list, tuple)):
+                gens = [generator[int(i)] for i in rows]
+            x0, conf = pick(logits[r, c], sizes, temperature, top_k, top_p, remasking, confidence_temperature,
+                            banned, eos_id, eos_penalty, gens)  # (N,), (N,)
+            full_conf = torch.full(candidate.shape, float("-inf"), dtype=torch.float64, device=x.device)
+            full_conf[r, c] = conf
+            chosen = commit_top(full_conf, candidate, count)  # (A, L)
+            xs = x[sub]
+            xs[r, c] = torch.where(chosen[r, c], x0, xs[r, c])
+            x[sub] = xs
+            still[sub] &= ~chosen
             if trace is not None:
-                trace.append(chosen.sum(1).tolist())
+                per_row = torch.zeros(B, dtype=torch.long, device=x.device)
+                per_row[rows] = chosen.sum(1)
+                trace.append(per_row.tolist())
         if stop_at_eos and eos_id is not None:
-            done = ((x == eos_id) & fill & ~still).any(1)  # (B,)
-            rest = still & done[:, None]
-            x = torch.where(rest, torch.full_like(x, eos_id), x)
-            still &= ~rest
+            active &= ~finish_rows(x, still, fill, eos_id)
+        active &= still.any(1)
     return x
+
+
+def commit_top(conf: torch.Tensor, candidate: torch.Tensor, count: int) -> torch.Tensor:
+    """The ``count`` most confident candidates of each row (fewer if a row has fewer): (B, L) bool."""
+    k = torch.clamp(candidate.sum(1), max=count)  # (B,)
+    if count == 0:
+        return torch.zeros_like(candidate)
+    top = conf.topk(min(count, conf.shape[1]), dim=1).indices  # (B, count)
+    keep = torch.arange(top.shape[1], device=conf.device)[None] < k[:, None]  # (B, count)
+    return torch.zeros_like(candidate).scatter_(1, top, keep)
 
 
 def generation_banned_ids(tokenizer, allow_eos: bool = True) -> list[int]:
@@ -163,17 +258,28 @@ def generation_banned_ids(tokenizer, allow_eos: bool = True) -> list[int]:
 def encode_prompt(tokenizer, prompt, chat: bool = True) -> list[int]:
     """A str (a user turn, or raw text with ``chat=False``), a messages list, or token ids."""
     if isinstance(prompt, str):
+        bad = next((i for i, ch in enumerate(prompt) if "\ud800" <= ch <= "\udfff"), None)
+        if bad is not None:
+            raise ValueError(f"prompt holds a lone surrogate {prompt[bad]!r} at character {bad}: not valid "
+                             f"Unicode text (decode the bytes with errors='replace' first)")
         if chat:
             return prompt_ids(tokenizer, [{"role": "user", "content": prompt}])
         ids = tokenizer(prompt, add_special_tokens=True, verbose=False)["input_ids"]
         return ids[:-1] if ids and ids[-1] == tokenizer.sep_token_id else ids
     if torch.is_tensor(prompt):
-        return [int(i) for i in prompt.reshape(-1)]
+        return _check_ids([int(i) for i in prompt.reshape(-1)], len(tokenizer))
     if isinstance(prompt, (list, tuple)) and prompt and isinstance(prompt[0], dict):
         return prompt_ids(tokenizer, prompt)
     if isinstance(prompt, (list, tuple)) and all(isinstance(i, int) for i in prompt):
-        return list(prompt)
+        return _check_ids(list(prompt), len(tokenizer))
     raise TypeError(f"prompt must be a str, a messages list or token ids, got {type(prompt).__name__}")
+
+
+def _check_ids(ids: list[int], vocab: int) -> list[int]:
+    bad = [i for i in ids if not 0 <= i < vocab]
+    if bad:
+        raise ValueError(f"prompt token ids must be in [0, {vocab}) (the tokenizer's vocabulary), got {bad[:5]}")
+    return ids
 
 
 def cut_at_eos(ids: list[int], eos_id: int) -> list[int]:
@@ -192,6 +298,8 @@ def generate(model, tokenizer, prompt, gen_length: int = 64, steps: int | None =
     the first EOS (a list of ``num_samples`` texts when ``num_samples > 1``; with
     ``return_ids=True`` the full (num_samples, L) id tensor instead).
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
     mask_id = find_mask_id(tokenizer)
     ids = encode_prompt(tokenizer, prompt, chat)
     steps = gen_length if steps is None else steps
