@@ -5,9 +5,14 @@ Taught in notebook 08 (seed 001: RoBERTa, DistilBERT, ALBERT, DeBERTa).
 - RoBERTa (Liu et al. 2019): same architecture; no next-sentence prediction, *dynamic* masking
   (``nlp_course.masking.mask_tokens`` per batch), bigger batches and more data. Nothing new to
   build -- the notebook measures static vs dynamic masking with ``pretrain_mlm``.
-- DistilBERT (Sanh et al. 2019): a student with half the layers trained on the teacher's soft
-  targets: ``distillation_loss`` = T^2 * KL(softmax(t/T) || softmax(s/T)) mixed with the usual
-  hard-label cross-entropy (Hinton et al. 2015).
+- DistilBERT (Sanh et al. 2019): a student with every other layer of the teacher, trained on a
+  *triple* loss: soft targets ``T^2 * KL(softmax(t/T) || softmax(s/T))`` (Hinton et al. 2015),
+  the usual masked-LM cross-entropy, and a cosine loss ``1 - cos(h_s, h_t)`` that aligns the
+  student's last hidden states with the teacher's (same width). ``distillation_loss`` is the
+  first two, mixed by ``alpha``; ``hidden_cosine_loss`` the third; ``distill_mlm(..., cosine=w)``
+  adds it with weight w. DistilBERT's training script weighs them 5 : 2 : 1 (``--alpha_ce 5.0
+  --alpha_mlm 2.0 --alpha_cos 1.0`` in Hugging Face's ``research_projects/distillation``), i.e.
+  ``alpha = 5/7`` and ``cosine = 1/7`` of the same total.
 - ALBERT (Lan et al. 2020): factorised embeddings (V x E then E x H, with E << H) and ONE
   encoder layer shared by all depths: ``AlbertMaskedLM``; ``count_parameters`` shows the saving.
 - DeBERTa (He et al. 2021): disentangled attention -- content and relative position have
@@ -56,6 +61,17 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     if labels is None:
         raise ValueError("labels are required when alpha < 1")
     return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+
+
+def hidden_cosine_loss(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor) -> torch.Tensor:
+    """DistilBERT's third loss: mean of ``1 - cos(h_s, h_t)`` over the rows of (N, C) hidden states.
+
+    Equal to ``torch.nn.CosineEmbeddingLoss`` with target +1 (the loss DistilBERT's code calls).
+    """
+    if student_hidden.shape != teacher_hidden.shape or student_hidden.dim() != 2:
+        raise ValueError(f"student_hidden {tuple(student_hidden.shape)} and teacher_hidden "
+                         f"{tuple(teacher_hidden.shape)} must be (N, C) of the same shape")
+    return (1 - F.cosine_similarity(student_hidden, teacher_hidden, dim=-1)).mean()
 
 
 class AlbertMaskedLM(nn.Module):
@@ -148,12 +164,17 @@ def student_from_teacher(teacher, keep_every: int = 2):
 
 
 def distill_mlm(teacher, student, tokenizer, train_ids: torch.Tensor, steps: int, batch_size: int = 32,
-                lr: float = 1e-3, temperature: float = 2.0, alpha: float = 0.5, seed: int = 0) -> list[float]:
-    """Train ``student`` on masked tokens with ``distillation_loss`` against a frozen ``teacher``.
+                lr: float = 1e-3, temperature: float = 2.0, alpha: float = 0.5, cosine: float = 0.0,
+                seed: int = 0) -> list[float]:
+    """Train ``student`` on masked tokens against a frozen ``teacher``: ``distillation_loss`` +
+    ``cosine`` x ``hidden_cosine_loss`` of the last hidden states at the masked positions.
 
-    ``alpha=0`` trains on hard labels only (the no-teacher baseline with identical data and masks).
+    ``alpha=0, cosine=0`` trains on hard labels only (the no-teacher baseline with identical data
+    and masks); DistilBERT's 5 : 2 : 1 is ``alpha=5/7, cosine=1/7`` (up to a constant factor).
     Both models are ours (``.bert`` + ``.cls``); logits are computed at masked positions only.
     """
+    if not (isinstance(cosine, (int, float)) and 0.0 <= cosine < float("inf")):
+        raise ValueError(f"cosine must be a finite weight >= 0, got {cosine!r}")
     from nlp_course.masking import mask_tokens
 
     teacher.eval()
@@ -167,9 +188,12 @@ def distill_mlm(teacher, student, tokenizer, train_ids: torch.Tensor, steps: int
         x, labels = mask_tokens(train_ids[rows], tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
         chosen = labels != -100  # (B, T)
         with torch.no_grad():
-            t_logits = teacher.cls(teacher.bert(x).last_hidden_state[chosen])  # (N, V)
-        s_logits = student.cls(student.bert(x).last_hidden_state[chosen])  # (N, V)
-        loss = distillation_loss(s_logits, t_logits, labels[chosen], temperature, alpha)
+            t_hidden = teacher.bert(x).last_hidden_state[chosen]  # (N, C)
+            t_logits = teacher.cls(t_hidden)  # (N, V)
+        s_hidden = student.bert(x).last_hidden_state[chosen]  # (N, C)
+        loss = distillation_loss(student.cls(s_hidden), t_logits, labels[chosen], temperature, alpha)
+        if cosine:
+            loss = loss + cosine * hidden_cosine_loss(s_hidden, t_hidden)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

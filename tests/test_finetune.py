@@ -32,7 +32,7 @@ def test_pool_mean_ignores_padding():
         pool(h, m, "max")
 
 
-def test_fine_tuning_learns_a_separable_task(tok):
+def test_fine_tuning_learns_a_separable_task(tok, one_thread):
     clf = BertClassifier(_bert(tok).bert, 2)
     losses = train_classifier(clf, tok, POS + NEG, [1] * len(POS) + [0] * len(NEG), epochs=8, lr=3e-3)
     assert losses[-1] < 0.5 * losses[0]
@@ -43,7 +43,7 @@ def test_fine_tuning_learns_a_separable_task(tok):
         train_classifier(clf, tok, POS, [1])
 
 
-def test_student_from_teacher_keeps_alternate_layers_and_distills(tok):
+def test_student_from_teacher_keeps_alternate_layers_and_distills(tok, one_thread):
     teacher = _bert(tok, layers=4)
     student = student_from_teacher(teacher)
     assert len(student.bert.layers) == 2
@@ -51,3 +51,9 @@ def test_student_from_teacher_keeps_alternate_layers_and_distills(tok):
     ids = tok(POS + NEG, padding="max_length", max_length=16, return_tensors="pt")["input_ids"]
     losses = distill_mlm(teacher, student, tok, ids, steps=30, batch_size=8, lr=3e-3, alpha=1.0)
     assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    triple = distill_mlm(teacher, student_from_teacher(teacher), tok, ids, steps=2, batch_size=8, alpha=5 / 7,
+                         cosine=1 / 7)  # DistilBERT's 5 : 2 : 1
+    two = distill_mlm(teacher, student_from_teacher(teacher), tok, ids, steps=2, batch_size=8, alpha=5 / 7)
+    assert triple[0] > two[0]  # same batch and mask: the cosine term adds a positive loss
+    with pytest.raises(ValueError, match="cosine"):
+        distill_mlm(teacher, student, tok, ids, steps=1, cosine=-1.0)

@@ -11,6 +11,7 @@ from nlp_course.variants import (
     DisentangledSelfAttention,
     count_parameters,
     distillation_loss,
+    hidden_cosine_loss,
 )
 
 
@@ -27,6 +28,16 @@ def test_distillation_loss_equals_torch_kldiv_plus_ce():
         distillation_loss(s, t[:, :5], y)
     with pytest.raises(ValueError, match="labels"):
         distillation_loss(s, t, None, alpha=0.5)
+
+
+def test_hidden_cosine_loss_equals_torch_cosine_embedding_loss():
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(12, 8, generator=g, dtype=torch.float64), torch.randn(12, 8, generator=g, dtype=torch.float64)
+    ref = torch.nn.CosineEmbeddingLoss()(s, t, torch.ones(12, dtype=torch.float64))
+    torch.testing.assert_close(hidden_cosine_loss(s, t), ref)
+    assert hidden_cosine_loss(t, 3 * t).abs() < 1e-12  # same direction: no loss, whatever the norm
+    with pytest.raises(ValueError, match="same shape"):
+        hidden_cosine_loss(s, t[:, :4])
 
 
 def test_albert_factorisation_and_sharing_save_parameters():
