@@ -9,9 +9,16 @@ Three ways to use a pretrained encoder for classification:
 - a linear probe: freeze the encoder, fit only a linear classifier on its pooled features --
   measures what pretraining put into the representation (Alain & Bengio 2016);
 - from scratch: the same architecture with random weights, the baseline transfer must beat.
+
+Pretraining pays where labels are few, so notebook 08 draws *learning curves*: a task built by
+``source_sentences`` (which corpus did a held-out sentence come from? documents split between
+train and test, never sentences of one document on both sides) and ``balanced_subset`` draws of
+25 ... 200 labelled sentences, several seeds each.
 """
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import torch
@@ -95,3 +102,51 @@ def encode_texts(encoder: nn.Module, tokenizer, texts: list[str], pooling: str =
         out.append(pool(h, enc["attention_mask"], pooling))
     encoder.train(was_training)
     return torch.cat(out).numpy()
+
+
+def source_sentences(docs_by_source: dict[str, list[str]], test_share: float = 0.5, min_words: int = 5,
+                     max_words: int = 40, seed: int = 0) -> dict[str, tuple[list[str], list[int]]]:
+    """A "which corpus is this sentence from?" task, split by *document*.
+
+    Each source's documents are shuffled (``seed``) and the first ``test_share`` of them go to
+    the test side. Sentences (``nlp_course.nsp.split_sentences``) of ``min_words``..``max_words``
+    words are deduplicated over all sources *before* the split, so no sentence is on both sides.
+    Returns ``{"train": (sentences, labels), "test": (sentences, labels)}``; label i = the i-th
+    key of ``docs_by_source``.
+    """
+    from nlp_course.nsp import split_sentences
+
+    if len(docs_by_source) < 2:
+        raise ValueError(f"docs_by_source needs at least two sources, got {len(docs_by_source)}")
+    if not 0.0 < test_share < 1.0:
+        raise ValueError(f"test_share must be in (0, 1), got {test_share}")
+    rng, seen = random.Random(seed), set()
+    out = {"train": ([], []), "test": ([], [])}
+    for label, docs in enumerate(docs_by_source.values()):
+        if len(docs) < 2:
+            raise ValueError("every source needs at least two documents (one for each side)")
+        order = list(range(len(docs)))
+        rng.shuffle(order)
+        n_test = min(len(docs) - 1, max(1, round(test_share * len(docs))))
+        for rank, d in enumerate(order):
+            side = out["test" if rank < n_test else "train"]
+            for sent in split_sentences(docs[d]):
+                if min_words <= len(sent.split()) <= max_words and sent.lower() not in seen:
+                    seen.add(sent.lower())
+                    side[0].append(sent)
+                    side[1].append(label)
+    return out
+
+
+def balanced_subset(labels: list[int], n: int, seed: int = 0) -> list[int]:
+    """Indices of ``n`` items, ``n // k`` from each of the k classes (drawn with ``seed``), sorted."""
+    classes = sorted(set(labels))
+    if n < len(classes) or n % len(classes):
+        raise ValueError(f"n must be a positive multiple of the {len(classes)} classes, got {n}")
+    rng, picked = random.Random(seed), []
+    for c in classes:
+        members = [i for i, y in enumerate(labels) if y == c]
+        if len(members) < n // len(classes):
+            raise ValueError(f"class {c} has {len(members)} items, fewer than the {n // len(classes)} asked")
+        picked += rng.sample(members, n // len(classes))
+    return sorted(picked)

@@ -4,7 +4,15 @@ import torch
 from transformers import BertConfig
 
 from nlp_course.bert import BertForMaskedLM
-from nlp_course.finetune import BertClassifier, encode_texts, pool, predict, train_classifier
+from nlp_course.finetune import (
+    BertClassifier,
+    balanced_subset,
+    encode_texts,
+    pool,
+    predict,
+    source_sentences,
+    train_classifier,
+)
 from nlp_course.tokenization import WordPieceTokenizer
 from nlp_course.variants import distill_mlm, student_from_teacher
 
@@ -57,3 +65,28 @@ def test_student_from_teacher_keeps_alternate_layers_and_distills(tok, one_threa
     assert triple[0] > two[0]  # same batch and mask: the cosine term adds a positive loss
     with pytest.raises(ValueError, match="cosine"):
         distill_mlm(teacher, student, tok, ids, steps=1, cosine=-1.0)
+
+
+def test_source_sentences_split_by_document_without_shared_sentences():
+    docs = {"a": [f"doc {d} of a says hello world. the same line in every doc here." for d in range(6)],
+            "b": [f"doc {d} of b says good bye now. another line only b docs have." for d in range(4)]}
+    task = source_sentences(docs, test_share=0.5, seed=1)
+    (tr, ytr), (te, yte) = task["train"], task["test"]
+    assert not set(tr) & set(te)  # deduplicated before the split
+    doc_of = lambda s: s.split(" says")[0]  # noqa: E731
+    assert not {doc_of(s) for s in tr if "says" in s} & {doc_of(s) for s in te if "says" in s}
+    assert sorted(set(ytr)) == sorted(set(yte)) == [0, 1]
+    assert sum("the same line" in s for s in tr + te) == 1  # a repeated sentence is kept once
+    with pytest.raises(ValueError, match="two sources"):
+        source_sentences({"a": docs["a"]})
+
+
+def test_balanced_subset():
+    labels = [0] * 10 + [1] * 5 + [2] * 7
+    idx = balanced_subset(labels, 12, seed=3)
+    assert [labels[i] for i in idx].count(0) == 4 and len(set(idx)) == 12 and idx == sorted(idx)
+    assert idx == balanced_subset(labels, 12, seed=3) != balanced_subset(labels, 12, seed=4)
+    with pytest.raises(ValueError, match="multiple"):
+        balanced_subset(labels, 10)
+    with pytest.raises(ValueError, match="fewer"):
+        balanced_subset(labels, 18)
