@@ -205,8 +205,12 @@ def random_batch(ids: torch.Tensor, batch_size: int, block: int, gen: torch.Gene
 
 
 def train_lm(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: int = 32, block: int = 128,
-             lr: float = 3e-3, seed: int = 0) -> list[float]:
-    """Next-character cross-entropy with AdamW, warm-up then cosine decay, clipping at 1. Returns losses (nats)."""
+             lr: float = 3e-3, seed: int = 0, callback=None) -> list[float]:
+    """Next-character cross-entropy with AdamW, warm-up then cosine decay, clipping at 1. Returns losses (nats).
+
+    ``callback(done_steps)`` runs after every step (e.g. a held-out score for a learning curve);
+    the model is put back in training mode after it.
+    """
     _positive_int("steps", steps)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -225,6 +229,9 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: 
         opt.step()
         sched.step()
         losses.append(loss.item())
+        if callback is not None:
+            callback(len(losses))
+            model.train()
     model.eval()
     return losses
 

@@ -107,8 +107,15 @@ def test_tiny_models_learn_a_repeating_text():
     ids = torch.tensor([0, 1, 2, 3, 4, 2, 1] * 40)
     for model in (tiny_gpt(3, vocab_size=5, n_layer=1, n_embd=16), CharLSTM(5, emb=8, hidden=16)):
         before = bits_per_char(model, ids, block=16)
-        train_lm(model, ids, steps=60, batch_size=8, block=16, lr=2e-2, seed=0)
+        curve = []
+
+        def score(done, model=model, curve=curve):
+            if done % 30 == 0:
+                curve.append(bits_per_char(model, ids, block=16))
+
+        train_lm(model, ids, steps=60, batch_size=8, block=16, lr=2e-2, seed=0, callback=score)
         after = bits_per_char(model, ids, block=16)
+        assert len(curve) == 2 and curve[-1] == after  # called after steps 30 and 60
         assert after < 0.5 < 2.0 < before  # the cycle is deterministic after two characters of context
 
 
