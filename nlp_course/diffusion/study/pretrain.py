@@ -1,0 +1,67 @@
+"""The study's ``pretrain`` stage: a course BERT by masked LM and its causal twin on the same windows.
+
+Taught in notebook 11 (chapter 08 teaches masked-LM pretraining).
+
+The BERT is the course's own ``nlp_course.bert.BertForMaskedLM`` with ``seed_local_heads`` (the
+init that lifts small MLMs off the "predict *the* everywhere" saddle; chapter 08). Its loss is the
+diffusion loss at one fixed masking rate ``mask_t`` (BERT's masked LM is one diffusion step; all
+masked tokens become [MASK], no 80/10/10). The causal twin (``causal_baseline.causal_twin``: the
+same widths and depth, a causal mask) learns next-token prediction on the very same windows for
+the same steps, batch and length -- equal tokens, equal ~6ND FLOPs. Both fit the stage's time
+share (``fit.plan_rows``).
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import BertConfig
+
+from nlp_course.bert import BertForMaskedLM
+from nlp_course.pretrain import seed_local_heads
+
+from ..causal_baseline import causal_loss, causal_twin
+from ..chat import find_mask_id
+from ..train import diffusion_loss
+from . import corpus, fit
+
+
+def new_bert(tokenizer, dims: dict, seed: int):
+    """A fresh course BERT sized ``dims`` for ``tokenizer`` (local heads seeded), in train mode."""
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **dims)
+    return seed_local_heads(BertForMaskedLM(cfg))
+
+
+def mlm_loss_fn(tokenizer, mask_t: float):
+    """BERT's masked LM as the diffusion loss at the fixed time ``t = mask_t``."""
+    mask_id = find_mask_id(tokenizer)
+
+    def loss(model, batch, generator):
+        t = torch.full((batch["input_ids"].shape[0],), float(mask_t))  # (B,)
+        return diffusion_loss(model, batch, mask_id, generator, "linear", t=t)
+
+    return loss
+
+
+def models(study, fresh: bool = False) -> dict:
+    """``{"mlm": bert, "causal": twin}`` on the study's device: pretrained, or at init if ``fresh``."""
+    d = corpus.load(study)
+    seed = study.P["seed"]
+    bert = new_bert(d["tokenizer"], study.P["model"], seed).to(study.device)
+    twin = causal_twin(bert, seed=seed).to(study.device)
+    if not fresh:
+        for name, m in (("mlm", bert), ("causal", twin)):
+            fit.load_row(study, "pretrain", name, m)
+    return {"mlm": bert, "causal": twin}
+
+
+def run(study) -> dict:
+    d = corpus.load(study)
+    tok, examples = d["tokenizer"], corpus.window_examples(d["windows"])
+    init = models(study, fresh=True)
+    loss = {"mlm": mlm_loss_fn(tok, study.P["mask_t"]), "causal": causal_loss}
+    rows = {name: (m, tok, examples, loss[name]) for name, m in init.items()}
+    plan = fit.plan_rows(study, "pretrain", rows, "pretrain")
+    out = {name: fit.train_row(study, "pretrain", name, m, tok, examples, plan, "pretrain", loss[name])
+           for name, m in init.items()}
+    return {"plan": plan, "rows": out}
