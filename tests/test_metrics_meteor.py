@@ -4,6 +4,8 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nltk.translate.meteor_score import _count_chunks as nltk_count_chunks
+from nltk.translate.meteor_score import align_words as nltk_align
 from nltk.translate.meteor_score import meteor_score as nltk_meteor
 
 from nlp_course.metrics import align, count_chunks, meteor, meteor_details
@@ -120,9 +122,28 @@ def test_alignment_has_fewest_chunks_and_never_loses_to_nltk(hyp, ref):
 def test_many_repeated_words_stay_fast_and_valid():
     hyp = ("the " * 10 + "cat sat on the mat and the dog " * 3).split()
     ref = ("the dog and the cat " * 4 + "the " * 6).split()
-    d = meteor_details(hyp, ref)  # beam search past 256 competing states
+    d = meteor_details(hyp, ref)  # beam search past 64 competing states
     assert d.matches == sum(min(hyp.count(w), ref.count(w)) for w in set(hyp))
     assert d.score >= nltk_meteor([ref], hyp, wordnet=NoWordNet()) - 1e-12
+
+
+def test_300_repeated_words_same_matches_as_nltk_and_no_more_chunks():
+    """A looping generator's output (was > 60 s; now well under a second, not timed here)."""
+    hyp = ("the cat sat on the mat and " * 43).split()[:300]
+    ref = ("the dog sat on the mat and the cat ran off " * 28).split()[:300]
+    pairs, _, _ = nltk_align(hyp, ref, wordnet=NoWordNet())
+    nltk_chunks = nltk_count_chunks(pairs)
+    nltk = nltk_meteor([ref], hyp, wordnet=NoWordNet())
+    assert nltk == pytest.approx(by_hand(len(pairs), 300, 300, nltk_chunks), rel=1e-12)
+    d = meteor_details(hyp, ref)
+    assert d.matches == len(pairs)  # the same P, R and Fmean as NLTK ...
+    assert d.score == pytest.approx(by_hand(d.matches, 300, 300, d.chunks), rel=1e-12)
+    assert d.chunks <= nltk_chunks and d.score >= nltk  # ... and never more chunks
+    # 300 copies of one word: one chunk and the same score as NLTK
+    same = meteor_details(["the"] * 300, ["the"] * 300)
+    assert same.chunks == 1
+    assert same.score == pytest.approx(nltk_meteor([["the"] * 300], ["the"] * 300,
+                                                   wordnet=NoWordNet()), rel=1e-12)
 
 
 def test_bad_input():
