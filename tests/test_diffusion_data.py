@@ -15,12 +15,15 @@ from nlp_course.diffusion.chat import (
 )
 from nlp_course.diffusion.collate import DiffusionCollator, add_noise
 from nlp_course.diffusion.data import (
+    dialogue_examples_fast,
+    examples_from_dialogues,
     fim_examples,
     load_dialogues,
     load_examples,
     mix_sources,
     parse_data_spec,
     read_jsonl,
+    turn_windows,
     write_jsonl,
 )
 from nlp_course.diffusion.models import tiny_random, tiny_tokenizer
@@ -104,6 +107,50 @@ def test_jsonl_errors_name_the_line(tmp_path):
         load_dialogues(str(tmp_path / "missing.jsonl"))
 
 
+def test_jsonl_not_utf8_names_file_and_line(tmp_path):
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(json.dumps({"messages": DIALOGUE}).encode() + b"\n" +
+                    '{"messages": [{"role": "user", "content": "caf\u00e9"}]}'.encode("latin-1") + b"\n")
+    with pytest.raises(ValueError, match=r"latin1\.jsonl:2: not UTF-8"):
+        read_jsonl(bad)
+
+
+def test_lone_surrogates_are_refused(tmp_path, tiny):
+    _, tok = tiny
+    path = tmp_path / "sur.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "hi \\ud800"}, '
+                    '{"role": "assistant", "content": "ok"}]}\n', encoding="utf-8")  # valid JSON escape
+    with pytest.raises(ValueError, match=r"sur\.jsonl:1: messages\[0\]\['content'\] holds a lone surrogate"):
+        load_examples(tok, str(path), 32)
+    bad = [{"role": "user", "content": "x\udfff"}, {"role": "assistant", "content": "y"}]
+    with pytest.raises(ValueError, match="lone surrogate"):
+        examples_from_dialogues(tok, [bad], 32)
+
+
+def test_fast_dialogue_examples_equal_the_reference(tiny):
+    _, tok = tiny
+    chitchat = [d[:12] for d in load_dialogues("offline:chitchat", limit=6)]  # the reference is quadratic
+    dialogues = [DIALOGUE, DIALOGUE[1:], [DIALOGUE[2]] + DIALOGUE[1:]] + chitchat
+    for d in dialogues:
+        for max_length in (6, 12, 40, 256):
+            assert dialogue_examples_fast(tok, d, max_length) == dialogue_examples(tok, d, max_length)
+            last = dialogue_examples(tok, d, max_length, all_turns=False)
+            if last:
+                assert examples_from_dialogues(tok, [d, d], max_length, all_turns=False) == last * 2
+            else:
+                with pytest.raises(ValueError, match="no dialogue fits"):
+                    examples_from_dialogues(tok, [d, d], max_length, all_turns=False)
+
+
+def test_turn_windows():
+    long = DIALOGUE[1:] * 3  # 12 messages, user first
+    ws = turn_windows(long, 4)
+    assert [len(w) for w in ws] == [4, 4, 4] and sum(ws, []) == long
+    assert turn_windows([{"role": "user", "content": "a"}], 4) == []  # no answer, no window
+    with pytest.raises(ValueError, match="max_turns"):
+        turn_windows(long, 1)
+
+
 def test_hf_names_need_datasets(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)  # as if not installed
     with pytest.raises(ImportError, match="pip install datasets"):
@@ -122,8 +169,9 @@ def test_offline_sources():
 def test_parse_and_mix():
     assert parse_data_spec("a.jsonl:3,offline:chitchat:1") == [("a.jsonl", 0.75), ("offline:chitchat", 0.25)]
     assert parse_data_spec("offline:chitchat") == [("offline:chitchat", 1.0)]
-    with pytest.raises(ValueError, match="ratio"):
-        parse_data_spec("a.jsonl:0")
+    for bad in ("a.jsonl:0", "a.jsonl:inf", "a.jsonl:nan", "a.jsonl:-1"):
+        with pytest.raises(ValueError, match="finite number > 0"):
+            parse_data_spec(bad)
     mixed = mix_sources([list(range(100)), list(range(1000, 1010))], [0.5, 0.5], 40, seed=0)
     assert len(mixed) == 40 and sum(x >= 1000 for x in mixed) == 20  # the small pool is resampled
     assert mixed == mix_sources([list(range(100)), list(range(1000, 1010))], [0.5, 0.5], 40, seed=0)

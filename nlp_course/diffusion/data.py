@@ -20,15 +20,26 @@ SFT data 1:1). Python FIM examples are already-tokenised dicts (see ``fim_exampl
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
 from nlp_course import data as corpora
 
-from .chat import dialogue_examples, validate_messages
+from .chat import chat_ids, validate_messages
 
 OFFLINE = ("offline:chitchat", "offline:chatterbot", "offline:chatterbot-ru", "offline:python-fim")
+FIM_FILES = 20  # standard-library files behind ``offline:python-fim``
 _ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant"}
+
+
+def check_text(text: str, where: str) -> str:
+    """Refuse a str holding a lone surrogate (not valid Unicode: ``json`` lets ``"\\ud800"`` through)."""
+    bad = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+    if bad is not None:
+        raise ValueError(f"{where} holds a lone surrogate {text[bad]!r} at character {bad}: not valid "
+                         "Unicode text (decode the bytes with errors='replace' first)")
+    return text
 
 
 def _normalise(turns, where: str) -> list[dict]:
@@ -42,7 +53,10 @@ def _normalise(turns, where: str) -> list[dict]:
         if isinstance(t, dict) and "role" in t:
             t = {"role": _ROLE_ALIASES.get(t["role"], t["role"]), "content": t.get("content")}
         out.append(t)
-    return validate_messages(out, where)
+    out = validate_messages(out, where)
+    for i, m in enumerate(out):
+        check_text(m["content"], f"{where}: messages[{i}]['content']")
+    return out
 
 
 def _messages_of(record, where: str) -> list[dict]:
@@ -60,11 +74,15 @@ def read_jsonl(path, limit: int | None = None) -> list[list[dict]]:
     if not path.is_file():
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{where}: not UTF-8 ({e.reason} at byte {e.start} of the line)") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
@@ -153,13 +171,20 @@ def parse_data_spec(spec) -> list[tuple[str, float]]:
                 pass
         if not source:
             raise ValueError(f"data spec item {item!r} has no source")
-        if not ratio > 0:
-            raise ValueError(f"data ratio must be > 0, got {ratio} in {item!r}")
+        if not (math.isfinite(ratio) and ratio > 0):
+            raise ValueError(f"data ratio must be a finite number > 0, got {ratio} in {item!r}")
         out.append((source, ratio))
     if not out:
         raise ValueError("data spec is empty")
     total = sum(r for _, r in out)
     return [(s, r / total) for s, r in out]
+
+
+def split_counts(ratios: list[float], total: int) -> list[int]:
+    """``round(ratio * total)`` per source, the last one taking the remainder (sums to ``total``)."""
+    counts = [round(r * total) for r in ratios]
+    counts[-1] = total - sum(counts[:-1])
+    return counts
 
 
 def mix_sources(pools: list[list], ratios: list[float], total: int, seed: int = 0) -> list:
@@ -170,8 +195,7 @@ def mix_sources(pools: list[list], ratios: list[float], total: int, seed: int = 
     if total < 1:
         raise ValueError(f"total must be >= 1, got {total}")
     rng = random.Random(seed)
-    counts = [round(r * total) for r in ratios]
-    counts[-1] = total - sum(counts[:-1])
+    counts = split_counts(ratios, total)
     out = []
     for pool, k in zip(pools, counts):
         if not pool:
@@ -205,11 +229,57 @@ def fim_examples(tokenizer, sources: list[str], max_length: int, n: int, seed: i
     return out
 
 
+def turn_windows(dialogue: list[dict], max_turns: int) -> list[list[dict]]:
+    """Cut a long dialogue into consecutive windows of ``max_turns`` messages holding an answer.
+
+    chitchat conversations run to ~70 turns and a prompt holds the whole history, so only the
+    first few turns fit ``max_length``; short windows make every turn usable (an even
+    ``max_turns`` keeps user/assistant alternation starting at a user turn).
+    """
+    if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 2:
+        raise ValueError(f"max_turns must be an int >= 2, got {max_turns!r}")
+    out = [dialogue[i:i + max_turns] for i in range(0, len(dialogue), max_turns)]
+    return [w for w in out if any(m["role"] == "assistant" for m in w)]
+
+
+def dialogue_examples_fast(tokenizer, dialogue, max_length: int, ids: dict | None = None,
+                           chunk: int = 8) -> list[dict]:
+    """``chat.dialogue_examples(tokenizer, dialogue, max_length)`` (every assistant turn), computed
+    from batched tokenisations of ``chunk`` turns at a time instead of re-tokenising the history
+    per turn, and stopping at the first turn whose prompt leaves no room for an answer (the prompt
+    only grows, so later turns are never tokenised). Equal to the reference on every input
+    (tested); ``ids``: ``chat_ids(tokenizer)`` if known (it rebuilds the vocabulary dict)."""
+    dialogue = validate_messages(dialogue)
+    ids = ids or chat_ids(tokenizer)
+    history = [ids["cls"]] if ids["cls"] is not None else []
+    out = []
+    for start in range(0, len(dialogue), chunk):
+        part = dialogue[start:start + chunk]
+        texts = [check_text(m["content"], f"messages[{start + j}]['content']") for j, m in enumerate(part)]
+        bodies = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        for m, body in zip(part, bodies):
+            prompt = history + [ids["assistant"]]
+            room = max_length - len(prompt)
+            if room < 2:
+                return out
+            if m["role"] == "assistant":
+                answer = (body + [ids["end"]])[:room]
+                out.append({"input_ids": prompt + answer, "target": [False] * len(prompt) + [True] * len(answer)})
+            history = history + [ids[m["role"]]] + body + [ids["end"]]
+    return out
+
+
 def examples_from_dialogues(tokenizer, dialogues, max_length: int, all_turns: bool = True) -> list[dict]:
-    """Tokenise dialogues into collator examples (one per assistant turn)."""
+    """Tokenise dialogues into collator examples (one per assistant turn; the last only if
+    ``all_turns=False``)."""
+    ids = chat_ids(tokenizer)
     out = []
     for d in dialogues:
-        out += dialogue_examples(tokenizer, d, max_length, all_turns)
+        exs = dialogue_examples_fast(tokenizer, d, max_length, ids)
+        if not all_turns:
+            last = sum(m["role"] == "assistant" for m in d)
+            exs = exs[-1:] if len(exs) == last else []
+        out += exs
     if not out:
         raise ValueError(f"no dialogue fits max_length={max_length} with room for an answer")
     return out
@@ -226,7 +296,7 @@ def load_examples(tokenizer, spec, max_length: int, total: int | None = None, se
     for source, ratio in parse_data_spec(spec):
         if source == "offline:python-fim":
             n = limit_per_source or 200
-            pool = fim_examples(tokenizer, corpora.python_sources(limit=20), max_length, n, seed)
+            pool = fim_examples(tokenizer, corpora.python_sources(limit=FIM_FILES), max_length, n, seed)
         else:
             pool = examples_from_dialogues(tokenizer, load_dialogues(source, limit_per_source), max_length)
         pools.append(pool)
