@@ -139,14 +139,16 @@ def source_sentences(docs_by_source: dict[str, list[str]], test_share: float = 0
 
 
 def balanced_subset(labels: list[int], n: int, seed: int = 0) -> list[int]:
-    """Indices of ``n`` items, ``n // k`` from each of the k classes (drawn with ``seed``), sorted."""
+    """Indices of ``n`` items spread evenly over the k classes (the first ``n % k`` classes get one
+    more), drawn with ``seed``, sorted."""
     classes = sorted(set(labels))
-    if n < len(classes) or n % len(classes):
-        raise ValueError(f"n must be a positive multiple of the {len(classes)} classes, got {n}")
+    if not isinstance(n, int) or n < len(classes):
+        raise ValueError(f"n must be an int >= the {len(classes)} classes, got {n!r}")
     rng, picked = random.Random(seed), []
-    for c in classes:
+    for rank, c in enumerate(classes):
         members = [i for i, y in enumerate(labels) if y == c]
-        if len(members) < n // len(classes):
-            raise ValueError(f"class {c} has {len(members)} items, fewer than the {n // len(classes)} asked")
-        picked += rng.sample(members, n // len(classes))
+        want = n // len(classes) + (rank < n % len(classes))
+        if len(members) < want:
+            raise ValueError(f"class {c} has {len(members)} items, fewer than the {want} asked")
+        picked += rng.sample(members, want)
     return sorted(picked)

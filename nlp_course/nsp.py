@@ -16,7 +16,7 @@ cross-entropy is added to the masked-LM loss.
   like Hugging Face's ``BertForPreTraining`` (``from_hf`` copies its weights; same logits).
 - ``pretrain_pairs`` trains MLM + ``nsp_weight`` x NSP on pair inputs (``nsp_weight=0``: the
   same inputs without the NSP loss) with the recipe of ``nlp_course.pretrain.pretrain_mlm``;
-  ``nsp_accuracy`` scores the NSP head on held-out pairs.
+  ``pair_scores`` scores both heads on held-out pairs.
 
 RoBERTa (Liu et al. 2019, Table 2) found that removing the NSP loss matches or slightly
 improves downstream results, provided the inputs are long contiguous text; ALBERT (Lan et al.
@@ -39,7 +39,7 @@ from transformers.models.bert.modeling_bert import BertForPreTrainingOutput
 from nlp_course.bert import BertForMaskedLM, _hf_to_ours
 from nlp_course.masking import mask_tokens
 
-__all__ = ["BertForPreTraining", "nsp_accuracy", "nsp_pairs", "pretrain_pairs", "split_sentences"]
+__all__ = ["BertForPreTraining", "nsp_pairs", "pair_scores", "pretrain_pairs", "split_sentences"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -208,14 +208,22 @@ def pretrain_pairs(model: BertForPreTraining, tokenizer, pairs: dict, steps: int
 
 
 @torch.no_grad()
-def nsp_accuracy(model: BertForPreTraining, pairs: dict, batch_size: int = 128) -> float:
-    """Share of ``pairs`` whose IsNext / NotNext label the NSP head gets right (chance: about 0.5)."""
+def pair_scores(model: BertForPreTraining, tokenizer, pairs: dict, batch_size: int = 128, seed: int = 1234) -> dict:
+    """Held-out scores on ``nsp_pairs`` rows: ``nsp_accuracy`` (IsNext / NotNext right; chance about
+    0.5) and ``mlm_accuracy`` (top-1 on a fixed, seeded 15% 80/10/10 mask of the real tokens)."""
     was_training = model.training
     model.eval()
-    hits, device = 0, model.device
-    for i in range(0, len(pairs["input_ids"]), batch_size):
-        ids, types, attn, label = _batch(pairs, torch.arange(i, min(i + batch_size, len(pairs["input_ids"]))), device)
-        h = model.bert(ids, attn, types).last_hidden_state  # (B, T, C)
-        hits += int((model.nsp_logits(h).argmax(-1) == label).sum())
+    g = torch.Generator().manual_seed(seed)
+    specials = sorted(set(tokenizer.all_special_ids))
+    nsp_hits = mlm_hits = mlm_total = 0
+    n, device = len(pairs["input_ids"]), model.device
+    for i in range(0, n, batch_size):
+        ids, types, attn, label = _batch(pairs, torch.arange(i, min(i + batch_size, n)), device)
+        x, labels = mask_tokens(ids.cpu(), tokenizer.mask_token_id, len(tokenizer), specials, generator=g)
+        h = model.bert(x.to(device), attn, types).last_hidden_state  # (B, T, C)
+        chosen = (labels != -100).to(device)  # (B, T)
+        mlm_hits += int((model.cls(h[chosen]).argmax(-1) == labels.to(device)[chosen]).sum())
+        mlm_total += int(chosen.sum())
+        nsp_hits += int((model.nsp_logits(h).argmax(-1) == label).sum())
     model.train(was_training)
-    return hits / len(pairs["input_ids"])
+    return {"nsp_accuracy": nsp_hits / n, "mlm_accuracy": mlm_hits / max(mlm_total, 1), "pairs": n}

@@ -86,7 +86,8 @@ def test_balanced_subset():
     idx = balanced_subset(labels, 12, seed=3)
     assert [labels[i] for i in idx].count(0) == 4 and len(set(idx)) == 12 and idx == sorted(idx)
     assert idx == balanced_subset(labels, 12, seed=3) != balanced_subset(labels, 12, seed=4)
-    with pytest.raises(ValueError, match="multiple"):
-        balanced_subset(labels, 10)
+    assert sorted(labels[i] for i in balanced_subset(labels, 13)) == [0] * 5 + [1] * 4 + [2] * 4
+    with pytest.raises(ValueError, match=">= the 3 classes"):
+        balanced_subset(labels, 2)
     with pytest.raises(ValueError, match="fewer"):
         balanced_subset(labels, 18)

@@ -7,8 +7,8 @@ from transformers import BertForPreTraining as HFBertForPreTraining
 
 from nlp_course.nsp import (
     BertForPreTraining,
-    nsp_accuracy,
     nsp_pairs,
+    pair_scores,
     pretrain_pairs,
     split_sentences,
 )
@@ -103,7 +103,10 @@ def test_nsp_loss_trains_the_nsp_layer_and_weight_zero_leaves_it(tok, one_thread
     with torch.no_grad():  # nsp_accuracy = argmax of the forward pass's NSP logits
         logits = with_nsp(pairs["input_ids"], pairs["attention_mask"], pairs["token_type_ids"]).seq_relationship_logits
     want = (logits.argmax(-1) == pairs["next_sentence_label"]).float().mean().item()
-    assert nsp_accuracy(with_nsp, pairs, batch_size=5) == pytest.approx(want)
+    scores = pair_scores(with_nsp, tok, pairs, batch_size=5)
+    assert scores["nsp_accuracy"] == pytest.approx(want)
+    assert scores == pair_scores(with_nsp, tok, pairs, batch_size=5)  # a fixed, seeded mask
+    assert 0.0 <= scores["mlm_accuracy"] <= 1.0 and scores["pairs"] == len(pairs["input_ids"])
     with pytest.raises(ValueError, match="nsp_weight"):
         pretrain_pairs(without, tok, pairs, steps=1, nsp_weight=float("nan"))
     with pytest.raises(TypeError, match="BertForPreTraining"):
