@@ -20,11 +20,12 @@ from functools import lru_cache
 
 import regex
 
+from nlp_course.tokenization._unicode_tables import MARKS, PUNCTUATION, REMOVED
+
 _CJK = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
     (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
 )  # fmt: skip
-_ASCII_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 def check_text(text, name: str = "text") -> str:
@@ -41,8 +42,6 @@ def check_text(text, name: str = "text") -> str:
     return text
 
 
-def _is_control(c: str) -> bool:
-    return c not in "\t\n\r" and unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")
 
 
 def _is_cjk(c: str) -> bool:
@@ -51,17 +50,27 @@ def _is_cjk(c: str) -> bool:
 
 
 def is_punctuation(c: str) -> bool:
-    """BERT's punctuation: ASCII punctuation or any Unicode ``P*`` category."""
-    return c in _ASCII_PUNCT or unicodedata.category(c).startswith("P")
+    """BERT's punctuation: ASCII punctuation or a Unicode ``P*`` category (HF's tables)."""
+    return c in PUNCTUATION
+
+
+def _is_space(c: str) -> bool:
+    """Rust's ``char::is_whitespace`` (Unicode White_Space); Python's ``isspace`` adds the
+    information separators U+001C..U+001F, which HF does not split on."""
+    return c.isspace() and not "\x1c" <= c <= "\x1f"
 
 
 def bert_normalize(text: str, lowercase: bool = True, strip_accents: bool | None = None) -> str:
-    """Clean ``text`` like BERT (``strip_accents=None`` follows ``lowercase``, as in BERT)."""
+    """Clean ``text`` like BERT (``strip_accents=None`` follows ``lowercase``, as in BERT).
+
+    Character classes come from HF's tables (``_unicode_tables``), not from this Python's
+    ``unicodedata``, so that characters newer than HF's tables are kept as HF keeps them.
+    """
     out = []
     for c in text:
-        if c in ("\0", "\ufffd") or _is_control(c):
+        if c in REMOVED:  # control and format characters, NUL, U+FFFD
             continue
-        if c.isspace():
+        if _is_space(c):
             out.append(" ")
         elif _is_cjk(c):
             out.append(f" {c} ")
@@ -71,9 +80,7 @@ def bert_normalize(text: str, lowercase: bool = True, strip_accents: bool | None
     if strip_accents is None:
         strip_accents = lowercase
     if strip_accents:
-        text = "".join(
-            c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn"
-        )
+        text = "".join(c for c in unicodedata.normalize("NFD", text) if c not in MARKS)
     if lowercase:
         text = text.lower()
     return text
@@ -84,11 +91,11 @@ def bert_pre_tokenize(text: str) -> list[str]:
     words: list[str] = []
     current: list[str] = []
     for c in text:
-        if c.isspace() or is_punctuation(c):
+        if _is_space(c) or is_punctuation(c):
             if current:
                 words.append("".join(current))
                 current = []
-            if not c.isspace():
+            if not _is_space(c):
                 words.append(c)
         else:
             current.append(c)
