@@ -6,6 +6,9 @@ with the printed blob), no example database (nothing carried between runs), no d
 contended 2-core CI box must not fail on wall time). Set ``HYPOTHESIS_PROFILE=explore`` to
 search new random examples locally (and keep failures in ``.hypothesis/``); pin what it finds
 with ``@example``.
+
+Every test also starts from seeded ``random``/NumPy/torch generators (``seeded`` below), so a
+bare ``torch.randn`` in a test draws the same numbers whichever tests ran before it.
 """
 
 import os
@@ -14,10 +17,18 @@ import pytest
 import torch
 from hypothesis import settings
 
+from nlp_course.utils import set_seed
+
 settings.register_profile("repeatable", derandomize=True, database=None, deadline=None,
                           print_blob=True)
 settings.register_profile("explore", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Seed the global generators before each test: results never depend on test order."""
+    set_seed(0)
 
 
 @pytest.fixture(scope="module")
