@@ -6,8 +6,9 @@ Taught in notebook 11.
 same embeddings, layers, widths and vocabulary as the masked LM, only with a causal attention
 mask -- so the two differ in nothing but the objective. ``causal_loss`` plugs into
 ``train.train`` (same optimizer, steps, batches: equal compute), ``causal_nll`` gives the exact
-per-token NLL of held-out answers (comparable with ``evaluate.elbo``'s bound on the same
-tokens), and ``causal_generate`` samples left to right for the repetition comparison.
+NLL of held-out answers -- the same answers, the same first EOS and the same word counts as
+``evaluate.elbo``'s canvas bound (both build on ``evaluate.sampler_canvases``), per token and per
+word -- and ``causal_generate`` samples left to right for the repetition comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .chat import chat_ids
-from .collate import DiffusionCollator
+from .evaluate import sampler_canvases
 from .sample import encode_prompt, filter_logits, generation_banned_ids
 
 
@@ -51,21 +52,38 @@ def causal_loss(model, batch: dict, generator=None) -> tuple[torch.Tensor, dict]
 
 
 @torch.no_grad()
-def causal_nll(model, tokenizer, examples: list[dict], batch_size: int = 16, max_length: int = 128) -> dict:
-    """Exact per-token NLL and perplexity of the examples' targets (padding hidden)."""
-    ids = chat_ids(tokenizer)
-    collate = DiffusionCollator(ids["pad"], ids["end"], max_length, eos_in_loss=False, pad_to_max=False)
+def causal_nll(model, tokenizer, examples: list[dict], batch_size: int = 16, max_length: int = 128,
+               gen_length: int | None = None) -> dict:
+    """Exact NLL of the examples' answers + first EOS, as ``evaluate.elbo`` scores them.
+
+    Each chat example is ``prompt + answer[:gen_length] (+ EOS if it fits)`` (``sampler_canvases``,
+    same ``gen_length`` default: the longest answer + 1); a fill-in-the-middle example scores its
+    span from the left context only. Returns ``{"nll", "ppl", "nll_per_word", "nats", "n_tokens",
+    "n_words", "n_examples", "gen_length"}`` (per answer token / per whitespace word of the answer).
+    """
+    canvases = sampler_canvases(tokenizer, examples, gen_length, max_length)
+    pad = chat_ids(tokenizer)["pad"]
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, n = 0.0, 0
-    for start in range(0, len(examples), batch_size):
-        batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
-        loss, stats = causal_loss(model, batch)
-        total += float(loss) * stats["n_tokens"]
+    nats, n = 0.0, 0
+    for start in range(0, len(canvases), batch_size):
+        rows = canvases[start:start + batch_size]
+        seqs = [[t for t, f, s in zip(r["ids"], r["fill"], r["score"]) if s or not f] for r in rows]  # no EOS tail
+        width = max(len(x) for x in seqs)
+        batch = {"input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in seqs]),  # (B, T)
+                 "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in seqs]),  # (B, T)
+                 "target_mask": torch.tensor([[s for f, s in zip(r["fill"], r["score"]) if s or not f]
+                                              + [False] * (width - len(x)) for r, x in zip(rows, seqs)])}  # (B, T)
+        loss, stats = causal_loss(model, {k: v.to(device) for k, v in batch.items()})
+        nats += float(loss) * stats["n_tokens"]
         n += stats["n_tokens"]
     model.train(was_training)
-    return {"nll": total / max(n, 1), "ppl": math.exp(min(total / max(n, 1), 50.0)), "n_tokens": n}
+    words = sum(c["words"] for c in canvases)
+    nll = nats / max(n, 1)
+    return {"nll": nll, "ppl": math.exp(min(nll, 50.0)), "nll_per_word": nats / words if words else None,
+            "nats": nats, "n_tokens": n, "n_words": words, "n_examples": len(canvases),
+            "gen_length": canvases[0]["gen_length"]}
 
 
 @torch.no_grad()
