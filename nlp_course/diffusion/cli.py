@@ -7,17 +7,26 @@ Taught in notebook 11.
     python -m nlp_course.diffusion eval --model runs/smoke --output runs/smoke/eval.json
 
 Flags follow Hugging Face naming (``--model``, ``--output-dir``, ``--max-steps``, ``--lr``...);
-a ``--preset`` fills every default and explicit flags override it. ``--data`` takes a
-comma-separated list of ``source[:ratio]`` (JSONL paths, ``offline:*`` corpora, HF dataset names).
+a ``--preset`` fills every default and explicit flags override it (``sample``/``eval`` default to
+the preset the run was trained with). ``--data`` takes a comma-separated list of
+``source[:ratio]`` (JSONL paths, ``offline:*`` corpora, HF dataset names). ``train`` splits the
+data with ``splits.split_examples`` (deduplicated, by source item: no held-out answer is trained
+on) and records the split's settings and a fingerprint of its held-out examples; ``eval``
+recomputes that split from the run (checking the fingerprint) or takes ``--data``, and prints
+every setting it used. ``--device`` (default: CUDA if available) applies to all three commands.
+Failures print ``error: ...`` (naming the model or path) and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import fields
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 from .presets import PRESETS, get_preset
 from .train import TrainConfig
@@ -51,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=f"presets -- {presets}")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--preset", default="cpu-smoke", help=f"defaults to start from ({', '.join(sorted(PRESETS))})")
+    common.add_argument("--preset", help=f"defaults to start from ({', '.join(sorted(PRESETS))}); train: "
+                                         "cpu-smoke, sample/eval: the run's own preset, else cpu-smoke")
     common.add_argument("--seed", type=int, default=0, help="random seed")
     common.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
@@ -64,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output-dir", required=True, help="where checkpoints, tokenizer and metrics.jsonl go")
     t.add_argument("--num-examples", type=int, help="size of the mixed training set (default: all)")
     t.add_argument("--limit-per-source", type=int, help="read at most this many dialogues per source")
-    t.add_argument("--held-out", type=int, help="first N examples are kept out for eval")
+    t.add_argument("--held-out", type=int, help="held-out examples, from source items never trained on")
     t.add_argument("--max-steps", type=int, help="optimizer steps")
     t.add_argument("--batch-size", type=int, help="examples per micro-batch")
     t.add_argument("--grad-accum", type=int, help="micro-batches per optimizer step")
@@ -109,24 +119,37 @@ def _gen_kwargs(args, preset: dict) -> dict:
     return d
 
 
-def _load_any(name: str, seed: int):
+def _load_any(name: str, seed: int, device):
+    """``(model on device, tokenizer, meta)``: a ``train`` output folder or any masked LM."""
     from .models import load_mlm, load_trained
 
     if Path(name).is_dir() and (Path(name) / "latest").is_file():
-        return load_trained(name)
+        return load_trained(name, device=device)
     from .chat import add_chat_tokens
 
     model, tok = load_mlm(name, seed)
     add_chat_tokens(tok, model)
-    return model.eval(), tok, {}
+    return model.to(device).eval(), tok, {}
+
+
+def _preset_for(args, meta: dict) -> dict:
+    name = args.preset or meta.get("preset") or "cpu-smoke"
+    args.preset = name
+    return get_preset(name)
+
+
+def held_fingerprint(examples: list[dict]) -> str:
+    """sha256 of the held-out examples' ids and targets: ``eval`` checks it recomputed the same split."""
+    blob = json.dumps([[list(e["input_ids"]), [bool(t) for t in e["target"]]] for e in examples])
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def cmd_train(args, preset: dict) -> dict:
     from nlp_course.utils import get_device, set_seed
 
     from .chat import add_chat_tokens
-    from .data import load_examples
     from .models import load_mlm
+    from .splits import split_examples
     from .train import train
 
     cfg = dict(preset["train"])
@@ -140,29 +163,32 @@ def cmd_train(args, preset: dict) -> dict:
     data = args.data or preset["data"]
     held_out = args.held_out if args.held_out is not None else preset["held_out"]
     num = args.num_examples if args.num_examples is not None else preset.get("num_examples")
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)  # fail on a bad path before any work
     set_seed(args.seed)
+    device = get_device(args.device)
     model, tok = load_mlm(model_name, args.seed)
     add_chat_tokens(tok, model)
-    model.to(get_device(args.device))
-    examples = load_examples(tok, data, config.max_length, None if num is None else num + held_out,
-                             args.seed, args.limit_per_source)
-    if len(examples) <= held_out:
-        raise ValueError(f"only {len(examples)} examples: not enough for --held-out {held_out}")
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    model.to(device)
+    split = split_examples(tok, data, config.max_length, held_out, num, args.seed, args.limit_per_source)
+    print(json.dumps({"split": split.report}), file=sys.stderr)
     tok.save_pretrained(str(out / "tokenizer"))
-    meta = {"base_model": model_name, "data": data, "held_out": held_out, "num_examples": num,
-            "seed": args.seed, "limit_per_source": args.limit_per_source}
-    result = train(model, tok, examples[held_out:], config, out, resume=not args.no_resume, meta=meta)
-    print(json.dumps({"step": result["step"], "loss": round(result["loss"], 4), "output_dir": str(out)}))
+    meta = {"base_model": model_name, "preset": args.preset, "data": data, "held_out": held_out,
+            "num_examples": num, "seed": args.seed, "limit_per_source": args.limit_per_source,
+            "max_length": config.max_length, "held_sha256": held_fingerprint(split.held)}
+    result = train(model, tok, split.train, config, out, resume=not args.no_resume, meta=meta)
+    print(json.dumps({"step": result["step"], "loss": round(result["loss"], 4), "output_dir": str(out),
+                      "device": str(device)}))
     return result
 
 
-def cmd_sample(args, preset: dict) -> list:
+def cmd_sample(args, preset: dict | None) -> list:
+    from nlp_course.utils import get_device
+
     from .sample import generate
 
-    model, tok, _ = _load_any(args.model, args.seed)
-    kw = _gen_kwargs(args, preset)
+    model, tok, meta = _load_any(args.model, args.seed, get_device(args.device))
+    kw = _gen_kwargs(args, preset or _preset_for(args, meta))
     outs = []
     for prompt in args.prompt:
         texts = generate(model, tok, prompt, seed=args.seed, num_samples=args.num_samples, **kw)
@@ -173,27 +199,56 @@ def cmd_sample(args, preset: dict) -> list:
     return outs
 
 
-def cmd_eval(args, preset: dict) -> dict:
-    from .chat import chat_ids
+def eval_split(args, tok, meta: dict) -> tuple[list[dict], dict]:
+    """The held-out examples ``eval`` scores and the settings that produced them.
+
+    ``--data``: every example of that data (held out by the user). Otherwise the run's own split,
+    recomputed from its recorded settings and checked against its fingerprint; a run that
+    recorded none is an error (no silent fallback to a preset's data).
+    """
     from .data import load_examples
+    from .splits import split_examples
+
+    if args.data:
+        max_length = meta.get("max_length") or meta.get("config", {}).get("max_length")
+        if max_length is None:
+            raise ValueError(f"run {args.model!r} records no max_length to cut --data examples to")
+        held = load_examples(tok, args.data, max_length, None, args.seed)
+        return held, {"held_out_from": "--data", "data": args.data, "max_length": max_length}
+    missing = [k for k in ("data", "held_out", "seed", "max_length", "held_sha256") if k not in meta]
+    if missing:
+        raise ValueError(f"run {args.model!r} does not record its held-out split ({', '.join(missing)} "
+                         "missing from its metadata): pass --data with held-out data")
+    split = split_examples(tok, meta["data"], meta["max_length"], meta["held_out"], meta.get("num_examples"),
+                           meta["seed"], meta.get("limit_per_source"))
+    if held_fingerprint(split.held) != meta["held_sha256"]:
+        raise ValueError(f"the held-out split recomputed for run {args.model!r} differs from the one it was "
+                         "trained with (its corpus or the split code changed): pass --data")
+    settings = {k: meta[k] for k in ("data", "held_out", "num_examples", "seed", "limit_per_source", "max_length")
+                if k in meta}
+    return split.held, {"held_out_from": "the run's own split", **settings, "overlap": split.report["overlap"]}
+
+
+def cmd_eval(args, preset: dict | None) -> dict:
+    from nlp_course.utils import get_device
+
+    from .chat import chat_ids
     from .evaluate import elbo, eos_rate, generation_stats, generative_perplexity
     from .models import load_trained
     from .sample import cut_at_eos, generate
 
-    model, tok, meta = load_trained(args.model)
-    max_length = meta.get("config", {}).get("max_length", preset["train"]["max_length"])
-    if args.data:
-        held = load_examples(tok, args.data, max_length, None, args.seed)
-    else:
-        n = meta.get("held_out", preset["held_out"])
-        num = meta.get("num_examples")
-        held = load_examples(tok, meta.get("data", preset["data"]), max_length,
-                             None if num is None else num + n, meta.get("seed", args.seed),
-                             meta.get("limit_per_source"))[:n]
-    n_t = args.n_t or preset["eval"]["n_t"]
-    report = {"elbo": elbo(model, tok, held, n_t=n_t, seed=args.seed, max_length=max_length)}
+    device = get_device(args.device)
+    model, tok, meta = load_trained(args.model, device=device)
+    preset = preset or _preset_for(args, meta)
+    held, settings = eval_split(args, tok, meta)
     kw = _gen_kwargs(args, preset)
+    n_t = args.n_t or preset["eval"]["n_t"]
     n_prompts = args.num_prompts or preset["eval"]["num_prompts"]
+    settings.update(model=args.model, preset=args.preset, device=str(device), n_t=n_t, num_prompts=n_prompts,
+                    held_examples=len(held), generation=kw)
+    print(json.dumps({"settings": settings}, ensure_ascii=False, sort_keys=True), file=sys.stderr)
+    report = {"settings": settings, "elbo": elbo(model, tok, held, n_t=n_t, seed=args.seed,
+                                                 max_length=settings["max_length"], gen_length=kw["gen_length"])}
     eos = chat_ids(tok)["end"]
     texts, eos_fracs = [], []
     for ex in held[:n_prompts]:
@@ -214,14 +269,30 @@ def cmd_eval(args, preset: dict) -> dict:
     return report
 
 
+def _where(args) -> str:
+    """What a failure concerns: the model (and output folder) the command was working on."""
+    parts = [f"--model {args.model}"] if getattr(args, "model", None) else []
+    if getattr(args, "output_dir", None):
+        parts.append(f"--output-dir {args.output_dir}")
+    return ", ".join(parts)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        preset = get_preset(args.preset)
+        if args.command == "train":
+            args.preset = args.preset or "cpu-smoke"
+        preset = get_preset(args.preset) if args.preset else None  # sample/eval: else the run's own
         handler = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval}[args.command]
         handler(args, preset)
-    except (ValueError, FileNotFoundError, ImportError, TypeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, ImportError, OSError, RuntimeError, SafetensorError) as e:
+        # json.JSONDecodeError is a ValueError, FileNotFoundError an OSError; library messages
+        # often name neither the file nor the model, so say what the command was working on
+        msg = f"{type(e).__name__}: {e}" if isinstance(e, (OSError, RuntimeError, SafetensorError)) else str(e)
+        where = _where(args)
+        if where and not any(str(v) in msg for v in (getattr(args, "model", None), getattr(args, "output_dir", None)) if v):
+            msg += f" ({where})"
+        print(f"error: {msg}", file=sys.stderr)
         return 2
     return 0
