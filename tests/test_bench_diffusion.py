@@ -17,14 +17,43 @@ def test_train_bench_main_runs_both_loops(capsys):
     assert res["ratio"] == pytest.approx(res["tokens_per_s_ours"] / res["tokens_per_s_trainer"])
 
 
-def test_sample_bench_main_runs_all_step_counts(capsys):
-    res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "16", "--prompt-length", "8",
-                                 "--block-length", "8", "--steps", "16,8", "--device", "cpu"])
+def test_sample_bench_main_runs_every_mode(capsys):
+    res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "4", "--prompt-length", "4",
+                                 "--block-length", "2", "--threshold", "0.5", "--quality-prompts", "2",
+                                 "--repeats", "1", "--device", "cpu"])
     out = capsys.readouterr().out
-    assert out.count("ratio diffusion/causal") == 2 and "forward-only bound" in out and "quality curve: pass --run" in out
-    assert sorted(res["diffusion"]) == [8, 16] and res["causal_tokens_per_s"] > 0
+    modes = ["reference", "exact", "thr 0.5", "thr 0.5+prefix", "thr 0.5+dual"]
+    assert res["modes"] == modes and list(res["batches"]) == [2]
+    assert all(res["batches"][2][m] > 0 for m in modes + ["causal"])
+    assert out.count(" causal |") == 5 and "MFLOP/token" in out
+    q = res["quality"]
+    assert q["exact"]["agreement"] == 1.0 and "reference" not in q
+    assert q["thr 0.5+dual"]["mflop_per_token"] < q["exact"]["mflop_per_token"]
     with pytest.raises(ValueError, match="prompt-length"):
-        diffusion_sample.main(["--size", "tiny", "--gen-length", "64", "--device", "cpu"])
+        diffusion_sample.main(["--size", "tiny", "--gen-length", "64", "--prompt-length", "8", "--device", "cpu"])
+
+
+def test_flop_formulas_count_what_runs():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from nlp_course.diffusion.fast_sample import fast_diffuse
+
+    model, tok = tiny_random("bert")
+    model.eval()
+    d = diffusion_sample.dims(model.config)
+    x = torch.randint(10, 500, (2, 8))
+    x[:, 4:] = tok.mask_token_id
+    for kw in ({}, {"cache": "prefix", "threshold": 0.5}, {"cache": "dual"}):
+        stats = {}
+        with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:  # attention as counted matmuls
+            fast_diffuse(model, x, x == tok.mask_token_id, 4, 2, stats=stats, **kw)
+        assert diffusion_sample.diffusion_flops(stats, d) == fc.get_total_flops(), kw
+    causal = diffusion_sample.causal_twin(model).eval()
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as fc:
+        diffusion_sample.time_causal(causal, [[5, 6, 7], [8, 9]], 4, tok.pad_token_id)
+    # the formula counts each row at its own length; the left-padded batch runs both at length 3
+    assert diffusion_sample.causal_flops([3, 3], 4, d) == pytest.approx(fc.get_total_flops(), rel=0.02)
 
 
 def test_flops_count_matches_torch_flop_counter():
