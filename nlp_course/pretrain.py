@@ -33,6 +33,7 @@ can build it; the full one trains a few minutes on a 2-core CPU.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -46,11 +47,16 @@ from transformers import BertConfig, PreTrainedTokenizerFast, get_cosine_schedul
 
 from nlp_course import data
 from nlp_course.bert import BertForMaskedLM
-from nlp_course.diffusion.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from nlp_course.diffusion.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    new_run_id,
+    save_checkpoint,
+)
 from nlp_course.masking import StaticMasker, mask_tokens, whole_word_mask, word_ids_from_pieces
 from nlp_course.positional import sinusoidal_encoding, sinusoidal_shift
 from nlp_course.tokenization import WordPieceTokenizer
-from nlp_course.utils import cache_dir, set_seed, smoke_mode
+from nlp_course.utils import cache_dir, check_number, check_positive, set_seed, smoke_mode
 
 
 @dataclass
@@ -270,8 +276,17 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
 
     Returns the log: one dict per evaluation (step, train loss, held-out accuracy/loss, seconds).
     """
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"steps and batch_size must be >= 1, got steps={steps}, batch_size={batch_size}")
+    for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("warmup", warmup, 0),
+                             ("eval_every", eval_every, 1), ("checkpoint_every", checkpoint_every, 1),
+                             ("seed", seed, 0), ("stop_at", 1 if stop_at is None else stop_at, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    check_positive("lr", lr)
+    check_number("weight_decay", weight_decay, low=0.0)
+    check_number("mlm_probability", mlm_probability, 0.0, 1.0, low_open=True, high_open=True)
+    if not torch.is_tensor(train_ids) or train_ids.dim() != 2 or train_ids.numel() == 0:
+        shape = tuple(train_ids.shape) if torch.is_tensor(train_ids) else type(train_ids).__name__
+        raise ValueError(f"train_ids must be a non-empty (N, T) tensor of token ids (pack_sequences), got {shape}")
     if tokenizer.mask_token_id is None:
         raise ValueError("tokenizer has no mask token: masked-LM pretraining needs [MASK]")
     if masking not in ("dynamic", "static"):
@@ -282,21 +297,23 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.98), eps=1e-6)
     sched = get_cosine_schedule_with_warmup(opt, warmup, steps)
-    start, log = 0, []
+    start, log, running, run_id = 0, [], [], new_run_id()
     last = latest_checkpoint(out_dir)
     if last is not None:
         state = load_checkpoint(last, model, opt, sched)
-        start, log = state["step"], state["meta"].get("log", [])
+        start, log, run_id = state["step"], state["meta"].get("log", []), state.get("run_id")
+        running = state["meta"].get("running", [])  # losses since the last evaluation
     specials = _special_ids(tokenizer)
     static = StaticMasker(tokenizer.mask_token_id, len(tokenizer), specials, mlm_probability, seed=seed)
     sparse = hasattr(model, "bert") and hasattr(model, "cls")
     device = next(model.parameters()).device
     model.train()
-    t0, running = time.perf_counter(), []
+    t0 = time.perf_counter()
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc="MLM pretraining")
     for step in bar:
         if stop_at is not None and step >= stop_at:
-            save_checkpoint(out_dir, step, model, opt, sched, meta={"log": log})
+            if step != start:
+                save_checkpoint(out_dir, step, model, opt, sched, {"log": log, "running": running}, run_id=run_id)
             break
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)  # data order + mask depend on step only
         rows = torch.randint(len(train_ids), (batch_size,), generator=g)
@@ -314,6 +331,8 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
         opt.step()
         sched.step()
         running.append(loss.item())
+        if not math.isfinite(running[-1]):
+            raise FloatingPointError(f"loss became {running[-1]} at step {step + 1}: lower lr?")
         bar.set_postfix(loss=f"{running[-1]:.3f}")
         done = step + 1
         if eval_ids is not None and (done % eval_every == 0 or done == steps):
@@ -322,7 +341,7 @@ def pretrain_mlm(model, tokenizer, train_ids: torch.Tensor, out_dir, steps: int,
                         "eval_accuracy": ev["accuracy"], "seconds": time.perf_counter() - t0})
             running = []
         if done % checkpoint_every == 0 or done == steps:
-            save_checkpoint(out_dir, done, model, opt, sched, meta={"log": log})
+            save_checkpoint(out_dir, done, model, opt, sched, {"log": log, "running": running}, run_id=run_id)
     return log
 
 

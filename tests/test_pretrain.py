@@ -88,14 +88,19 @@ def test_masked_word_accuracy_needs_every_piece_of_a_word():
 
 def test_killed_and_resumed_run_equals_uninterrupted(tokenizer, tmp_path):
     ids = pack_sequences(TEXTS, tokenizer, 16)
+    kw = dict(steps=8, batch_size=4, warmup=2, progress=False, eval_ids=ids[:8], eval_every=3)
     a = _model(tokenizer)
-    pretrain_mlm(a, tokenizer, ids, tmp_path / "a", steps=8, batch_size=4, warmup=2, progress=False, checkpoint_every=100)
+    log_a = pretrain_mlm(a, tokenizer, ids, tmp_path / "a", checkpoint_every=100, **kw)
     b = _model(tokenizer)
-    pretrain_mlm(b, tokenizer, ids, tmp_path / "b", steps=8, batch_size=4, warmup=2, progress=False, stop_at=3)
+    pretrain_mlm(b, tokenizer, ids, tmp_path / "b", stop_at=4, **kw)  # killed inside the window of steps 4-6
     b2 = _model(tokenizer)  # a fresh process would start from scratch weights, then resume
-    pretrain_mlm(b2, tokenizer, ids, tmp_path / "b", steps=8, batch_size=4, warmup=2, progress=False)
+    log_b = pretrain_mlm(b2, tokenizer, ids, tmp_path / "b", **kw)
     for (n, pa), (_, pb) in zip(a.state_dict().items(), b2.state_dict().items()):
         torch.testing.assert_close(pb, pa, atol=1e-6, rtol=0, msg=n)
+    assert [e["step"] for e in log_b] == [3, 6, 8]
+    for ea, eb in zip(log_a, log_b):  # the running train loss resumes exactly (its window is checkpointed)
+        assert {k: v for k, v in eb.items() if k != "seconds"} == pytest.approx(
+            {k: v for k, v in ea.items() if k != "seconds"}, abs=1e-6)
 
 
 def test_pretraining_learns_the_toy_corpus(tokenizer, tmp_path):
@@ -129,10 +134,16 @@ def test_course_bert_dropout_override():
         load_course_bert(smoke=True, progress=False, dropout=1.5)
 
 
-def test_bad_input(tokenizer, tmp_path):
-    ids = pack_sequences(TEXTS, tokenizer, 16)
-    with pytest.raises(ValueError, match="steps"):
-        pretrain_mlm(_model(tokenizer), tokenizer, ids, tmp_path, steps=0)
+@pytest.mark.parametrize("field, value", [
+    ("steps", 0), ("weight_decay", -1.0), ("weight_decay", float("inf")), ("lr", float("nan")), ("lr", float("inf")),
+    ("lr", 0.0), ("mlm_probability", float("nan")), ("warmup", -1), ("checkpoint_every", 0), ("stop_at", 0),
+    ("train_ids", torch.empty(0, 16, dtype=torch.long)), ("train_ids", [[1, 2, 3]]),
+])
+def test_bad_input(tokenizer, tmp_path, field, value):
+    kw = {"train_ids": pack_sequences(TEXTS, tokenizer, 16), "steps": 2, field: value}
+    with pytest.raises(ValueError, match=field):
+        pretrain_mlm(_model(tokenizer), tokenizer, out_dir=tmp_path, **kw)
+    assert not tmp_path.joinpath("latest").exists()
 
 
 def test_sparse_mlm_loss_equals_full_loss(tokenizer):

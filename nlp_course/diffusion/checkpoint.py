@@ -309,8 +309,8 @@ def _read(path: Path, reader):
         raise CheckpointError(f"cannot read {path}: {type(e).__name__}: {e}") from None
 
 
-def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng: bool = True) -> dict:
-    """Verify, then restore weights (and optimizer, scheduler, RNG when given); return ``state.json``."""
+def read_state(path) -> dict:
+    """``state.json`` of checkpoint ``path`` (step, run id, meta...), after verifying the whole folder."""
     path = Path(path)
     if not (path / "state.json").is_file():
         raise FileNotFoundError(f"{str(path)!r} is not a checkpoint folder (no state.json)")
@@ -318,8 +318,18 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng: bo
         verify_checkpoint(path)
     else:
         warnings.warn(f"{path} has no {MANIFEST} (written by an older version): loading it unverified",
-                      stacklevel=2)
-    state = _read(path / "state.json", lambda p: json.loads(p.read_text(encoding="utf-8")))
+                      stacklevel=3)
+    return _read(path / "state.json", lambda p: json.loads(p.read_text(encoding="utf-8")))
+
+
+def load_checkpoint(path, model, optimizer=None, scheduler=None, restore_rng: bool = True, *,
+                    state: dict | None = None) -> dict:
+    """Verify, then restore weights (and optimizer, scheduler, RNG when given); return ``state.json``.
+
+    ``state``: what ``read_state(path)`` returned, when the caller has already read (and verified) it.
+    """
+    path = Path(path)
+    state = read_state(path) if state is None else state
     try:
         missing, unexpected = _read(path / "model.safetensors", lambda p: load_model(model, str(p), strict=False))
     except RuntimeError as e:  # shapes differ: another model's checkpoint

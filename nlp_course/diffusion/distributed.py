@@ -40,10 +40,10 @@ import torch
 import torch.nn.functional as F
 
 from .chat import chat_ids, find_mask_id
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import latest_checkpoint, load_checkpoint, new_run_id, save_checkpoint
 from .collate import DiffusionCollator, add_noise
 from .schedule import loss_weight, sample_t
-from .train import TrainConfig, _step_generator, batch_indices, make_optimizer
+from .train import TrainConfig, _jsonl_row, _step_generator, batch_indices, make_optimizer
 
 
 def rank_slice(n_rows: int, rank: int, world: int) -> slice:
@@ -98,19 +98,20 @@ def train_distributed(model, tokenizer, examples: list[dict], config: TrainConfi
     collate = DiffusionCollator(ids["pad"], ids["end"], config.max_length, config.eos_in_loss, config.crop_prob)
     model.to(accelerator.device)
     optimizer, scheduler = make_optimizer(model, config)
-    step, history = 0, []
+    step, history, run_id, loss_value = 0, [], new_run_id(), float("nan")
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         ckpt = latest_checkpoint(out_dir)
         if ckpt is not None:
-            step = load_checkpoint(ckpt, model, optimizer, scheduler, restore_rng=False)["step"]
+            state = load_checkpoint(ckpt, model, optimizer, scheduler, restore_rng=False)
+            step, run_id = state["step"], state.get("run_id")
+            loss_value = state["meta"].get("loss", loss_value)
             log = out_dir / "metrics.jsonl"
             if log.exists():
                 history = [r for r in map(json.loads, log.read_text().splitlines()) if r["step"] <= step]
     ddp_model, optimizer = accelerator.prepare(model, optimizer)
     ddp_model.train()
     meta = {"config": asdict(config), "world_size": world, **(meta or {})}
-    loss_value = float("nan")
     while step < config.max_steps:
         optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=accelerator.device)
@@ -136,20 +137,19 @@ def train_distributed(model, tokenizer, examples: list[dict], config: TrainConfi
             if out_dir is not None and accelerator.is_main_process:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 with (out_dir / "metrics.jsonl").open("a") as f:
-                    f.write(json.dumps(row) + "\n")
-        if out_dir is not None and config.save_every and step % config.save_every == 0:
-            _save(accelerator, out_dir, step, ddp_model, optimizer, scheduler, meta, config)
-    if out_dir is not None:
-        _save(accelerator, out_dir, step, ddp_model, optimizer, scheduler, meta, config)
+                    f.write(_jsonl_row(row))
+        if out_dir is not None and (step == config.max_steps or config.save_every and step % config.save_every == 0):
+            _save(accelerator, out_dir, step, ddp_model, optimizer, scheduler, {**meta, "loss": loss_value},
+                  config, run_id)
     model.eval()
     return {"step": step, "loss": loss_value, "history": history}
 
 
-def _save(accelerator, out_dir, step, ddp_model, optimizer, scheduler, meta, config) -> None:
+def _save(accelerator, out_dir, step, ddp_model, optimizer, scheduler, meta, config, run_id) -> None:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         save_checkpoint(out_dir, step, accelerator.unwrap_model(ddp_model), optimizer, scheduler,
-                        meta, config.keep_checkpoints)
+                        meta, config.keep_checkpoints, run_id=run_id)
     accelerator.wait_for_everyone()
 
 

@@ -12,11 +12,14 @@ Taught in notebook 11.
   corpus -- the same Hugging Face classes that RuModernBERT, mmBERT and ettin (ModernBERT) or
   XLM-R use, only tiny. ``save_tiny_random(arch, folder)`` writes one to disk like a hub model.
 
-Every model must have a mask token; ``find_mask_id`` refuses the rest.
+Every model must have a mask token; ``find_mask_id`` refuses the rest. Offline (``HF_HUB_OFFLINE=1``,
+or no connection to the hub within 3 s) a hub name is read from the local cache only, and a name
+that is not there fails at once, naming the model, instead of after the hub client's retries.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +34,20 @@ _SPECIALS = {
 _BERT_SPECIALS = {"cls": "[CLS]", "sep": "[SEP]", "pad": "[PAD]", "unk": "[UNK]", "mask": "[MASK]"}
 
 
+@functools.lru_cache(maxsize=1)
+def _corpus_pieces() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(characters, words by falling frequency) of the chatterbot corpus, BERT-normalised; cached
+    because reading the corpus takes seconds and every tiny model needs it."""
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    counts: Counter = Counter()
+    for q, a in corpora.chatterbot_pairs("english"):
+        counts.update(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(q + " " + a)))
+    words = tuple(w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1)
+    return tuple(sorted({c for w in counts for c in w})), words
+
+
 def tiny_tokenizer(arch: str = "bert", vocab_size: int = 800, mask: bool = True):
     """A WordPiece ``PreTrainedTokenizerFast`` whose vocabulary is the chatterbot Q/A corpus's
     characters and most frequent words (built offline, deterministic)."""
@@ -41,14 +58,10 @@ def tiny_tokenizer(arch: str = "bert", vocab_size: int = 800, mask: bool = True)
     if not mask:
         sp.pop("mask")
     norm, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
-    counts: Counter = Counter()
-    for q, a in corpora.chatterbot_pairs("english"):
-        counts.update(w for w, _ in pre.pre_tokenize_str(norm.normalize_str(q + " " + a)))
-    chars = sorted({c for w in counts for c in w})
+    chars, words = _corpus_pieces()
     # a deterministic vocabulary (tokenizers' trainers break ties in hash order): specials,
     # every character (alone and as a ##continuation), then the most frequent words
-    vocab = list(sp.values()) + chars + ["##" + c for c in chars]
-    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
+    vocab = list(sp.values()) + list(chars) + ["##" + c for c in chars]
     vocab += words[: max(0, vocab_size - len(vocab))]
     tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token=sp["unk"]))
     tok.normalizer, tok.pre_tokenizer, tok.decoder = norm, pre, decoders.WordPiece()
@@ -107,8 +120,59 @@ def save_tiny_random(arch: str, folder, seed: int = 0) -> Path:
     return folder
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hugging Face hub (or the configured HTTPS proxy) opens in
+    ``timeout`` seconds, name lookup included: a quick probe instead of the hub client's ~48 s of
+    retries on a machine without network. The endpoint follows ``HF_ENDPOINT``."""
+    import socket
+    import threading
+    import urllib.request
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(urllib.request.getproxies().get("https") or constants.ENDPOINT)
+    address = (url.hostname, url.port or (443 if url.scheme == "https" else 80))
+    opened: list[bool] = []
+
+    def probe():
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            opened.append(True)
+        except OSError:
+            opened.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)  # getaddrinfo ignores socket timeouts
+    thread.start()
+    thread.join(timeout)
+    return opened == [True]
+
+
+def _from_hub(name: str):
+    """``(model, tokenizer)`` of a hub name; only the local cache when offline or unreachable."""
+    from huggingface_hub import constants
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    why = ("HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE
+           else None if hub_reachable() else f"the hub ({constants.ENDPOINT}) is unreachable")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=why is not None)
+        find_mask_id(tokenizer)
+        return AutoModelForMaskedLM.from_pretrained(name, local_files_only=why is not None), tokenizer
+    except OSError as e:
+        if why is None:
+            raise
+        raise FileNotFoundError(f"model {name!r} is not in the local Hugging Face cache and {why}: "
+                                "download it once with network, or pass a local folder") from e
+
+
 def load_mlm(name: str, seed: int = 0):
-    """``(model, tokenizer)`` for a hub name/folder, ``course-bert`` or ``tiny-random:<arch>``."""
+    """``(model, tokenizer)`` for a hub name/folder, ``course-bert`` or ``tiny-random:<arch>``.
+
+    A hub name is looked up in the local cache only when ``HF_HUB_OFFLINE`` is set or the hub
+    cannot be reached (``hub_reachable``); a name found in neither raises ``FileNotFoundError``
+    naming the model within seconds.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"model must be a non-empty str, got {name!r}")
     if name == "course-bert":
@@ -120,14 +184,17 @@ def load_mlm(name: str, seed: int = 0):
     elif name.startswith("tiny-random:"):
         model, tokenizer = tiny_random(name.split(":", 1)[1], seed)
     else:
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
         local = Path(name).expanduser()
         if name.startswith((".", "/", "~")) and not local.exists():
             raise FileNotFoundError(f"model path {name!r} does not exist")
-        tokenizer = AutoTokenizer.from_pretrained(str(local) if local.exists() else name)
-        find_mask_id(tokenizer)
-        model = AutoModelForMaskedLM.from_pretrained(str(local) if local.exists() else name)
+        if local.exists():
+            from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(local))
+            find_mask_id(tokenizer)
+            model = AutoModelForMaskedLM.from_pretrained(str(local))
+        else:
+            model, tokenizer = _from_hub(name)
     find_mask_id(tokenizer)
     return model, tokenizer
 
@@ -145,22 +212,21 @@ def max_positions(model) -> int | None:
 
 def load_trained(run_dir, device=None):
     """``(model, tokenizer, meta)`` from a ``train`` output folder (its latest checkpoint)."""
+    from transformers import AutoTokenizer
+
     from .chat import add_chat_tokens
-    from .checkpoint import latest_checkpoint, load_checkpoint
+    from .checkpoint import latest_checkpoint, load_checkpoint, read_state
 
     run_dir = Path(run_dir)
     ckpt = latest_checkpoint(run_dir)
     if ckpt is None:
         raise FileNotFoundError(f"{str(run_dir)!r} holds no checkpoint (expected a train --output-dir)")
-    import json
-
-    from transformers import AutoTokenizer
-
-    meta = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))["meta"]
+    state = read_state(ckpt)  # verified: a damaged file is named before any model is built
+    meta = state["meta"]
     model, _ = load_mlm(meta["base_model"], meta.get("seed", 0))
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"))
     add_chat_tokens(tokenizer, model)
-    load_checkpoint(ckpt, model, restore_rng=False)
+    load_checkpoint(ckpt, model, restore_rng=False, state=state)
     if device is not None:
         model.to(device)
     return model.eval(), tokenizer, meta

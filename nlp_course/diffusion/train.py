@@ -13,7 +13,9 @@ course's BERT.
 decay (``transformers.get_cosine_schedule_with_warmup``), gradient accumulation and clipping,
 bf16 autocast on CUDA, a tqdm progress bar, a ``metrics.jsonl`` log and atomic checkpoints
 (``checkpoint.py``). The data order and the noise of step ``s`` depend only on ``(seed, s)``, and
-dropout's RNG is checkpointed, so killing a run and resuming it gives the same losses.
+dropout's RNG is checkpointed, so killing a run and resuming it gives the same losses. A run that
+does not resume sets the folder's earlier checkpoints aside (``checkpoint.set_aside``) instead of
+mixing with them; re-running a finished run changes nothing.
 ``loss_fn`` can be swapped (``causal_baseline.causal_loss`` trains the causal twin).
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -28,10 +31,24 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from nlp_course.utils import check_number, check_positive
+
 from .chat import chat_ids, find_mask_id
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import latest_checkpoint, load_checkpoint, new_run_id, save_checkpoint, set_aside
 from .collate import DiffusionCollator, add_noise
+from .models import max_positions
 from .schedule import SCHEDULES, T_SAMPLERS, loss_weight, sample_t
+
+
+def _check_int(name: str, value, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _jsonl_row(row: dict) -> str:
+    """One strict-JSON line: a non-finite number is written as null (JSON has no NaN)."""
+    clean = {k: v if not isinstance(v, float) or math.isfinite(v) else None for k, v in row.items()}
+    return json.dumps(clean, allow_nan=False) + "\n"
 
 
 @dataclass
@@ -59,15 +76,21 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        for name in ("max_steps", "batch_size", "grad_accum", "max_length", "log_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive int, got {getattr(self, name)!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("max_steps", "batch_size", "grad_accum", "max_length", "log_every", "keep_checkpoints"):
+            _check_int(name, getattr(self, name), 1)
+        for name in ("warmup_steps", "save_every", "seed"):
+            _check_int(name, getattr(self, name), 0)
+        check_positive("lr", self.lr)
+        check_number("weight_decay", self.weight_decay, low=0.0)
+        check_positive("max_grad_norm", self.max_grad_norm)
+        check_number("eps", self.eps, 0.0, 1.0, low_open=True, high_open=True)
+        check_number("crop_prob", self.crop_prob, 0.0, 1.0)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.t_sampling not in T_SAMPLERS:
             raise ValueError(f"t_sampling must be one of {T_SAMPLERS}, got {self.t_sampling!r}")
+        if self.bf16 not in (None, True, False):
+            raise TypeError(f"bf16 must be None, True or False, got {self.bf16!r}")
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -139,20 +162,30 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
     """Train ``model`` on collator ``examples``; return ``{"step", "loss", "history"}``.
 
     ``out_dir`` (optional) receives ``metrics.jsonl`` and checkpoints (every ``save_every``
-    steps and at the end); with ``resume=True`` an existing checkpoint there is continued.
+    steps and at the end, each step saved once); with ``resume=True`` an existing checkpoint
+    there is continued (a finished run returns its last loss without training or saving), with
+    ``resume=False`` the folder's checkpoints are moved to ``superseded/<run id>/`` first.
     ``stop_after`` stops after that many optimizer steps of this call (a simulated kill: no
     final checkpoint). ``loss_fn(model, batch, generator) -> (loss, stats)`` defaults to the
     diffusion loss.
     """
     config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not examples:
         raise ValueError("examples is empty: nothing to train on")
+    if stop_after is not None:
+        _check_int("stop_after", stop_after, 1)
     mask_id = find_mask_id(tokenizer)
     ids = chat_ids(tokenizer)
     n_emb = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > n_emb:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model embeds {n_emb}: "
                          "call chat.add_chat_tokens(tokenizer, model) first")
+    n_pos = max_positions(model)
+    if n_pos is not None and config.max_length > n_pos:
+        raise ValueError(f"max_length={config.max_length} exceeds the model's {n_pos} positions: "
+                         f"use max_length <= {n_pos}")
     device = next(model.parameters()).device
     use_bf16 = device.type == "cuda" if config.bf16 is None else config.bf16
     collate = DiffusionCollator(ids["pad"], ids["end"], config.max_length, config.eos_in_loss, config.crop_prob)
@@ -161,21 +194,29 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
             return diffusion_loss(m, b, mask_id, g, config.schedule, config.t_sampling, config.eps)
 
     optimizer, scheduler = make_optimizer(model, config)
-    step, history = 0, []
+    step, history, run_id, loss_value = 0, [], None, float("nan")
     out_dir = Path(out_dir) if out_dir is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         ckpt = latest_checkpoint(out_dir) if resume else None
         if ckpt is not None:
-            step = load_checkpoint(ckpt, model, optimizer, scheduler)["step"]
+            state = load_checkpoint(ckpt, model, optimizer, scheduler)
+            step, run_id = state["step"], state.get("run_id")
+            loss_value = state["meta"].get("loss", loss_value)
+        else:
+            run_id = new_run_id()
+            moved = set_aside(out_dir, run_id)
+            if moved is not None:
+                warnings.warn(f"starting a new run in {out_dir}: its earlier checkpoints were moved to {moved}",
+                              stacklevel=2)
         log = out_dir / "metrics.jsonl"
         if log.exists():
             history = [r for r in map(json.loads, log.read_text().splitlines()) if r["step"] <= step]
-        log.write_text("".join(json.dumps(r) + "\n" for r in history))
+        log.write_text("".join(map(_jsonl_row, history)))
     meta = {"config": asdict(config), **(meta or {})}
     model.train()
     bar = tqdm(total=config.max_steps, initial=step, disable=not config.progress, desc="train")
-    done_here, loss_value = 0, float("nan")
+    done_here = 0
     while step < config.max_steps:
         optimizer.zero_grad(set_to_none=True)
         totals: dict = {}
@@ -203,16 +244,15 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
             history.append(row)
             if out_dir is not None:
                 with (out_dir / "metrics.jsonl").open("a") as f:
-                    f.write(json.dumps(row) + "\n")
+                    f.write(_jsonl_row(row))
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"loss became {loss_value} at step {step}: lower lr?")
-        if out_dir is not None and config.save_every and step % config.save_every == 0:
-            save_checkpoint(out_dir, step, model, optimizer, scheduler, meta, config.keep_checkpoints)
+        if out_dir is not None and (step == config.max_steps or config.save_every and step % config.save_every == 0):
+            save_checkpoint(out_dir, step, model, optimizer, scheduler, {**meta, "loss": loss_value},
+                            config.keep_checkpoints, run_id=run_id)
         if stop_after is not None and done_here >= stop_after:
             bar.close()
             return {"step": step, "loss": loss_value, "history": history}
     bar.close()
-    if out_dir is not None:
-        save_checkpoint(out_dir, step, model, optimizer, scheduler, meta, config.keep_checkpoints)
     model.eval()
     return {"step": step, "loss": loss_value, "history": history}
