@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from nlp_course.diffusion import TrainConfig, add_chat_tokens, load_examples, tiny_random, train
+from nlp_course.diffusion.checkpoint import latest_checkpoint, verify_checkpoint
 from nlp_course.diffusion.distributed import disable_dropout, main, rank_slice, train_distributed
 
 STEPS, BATCH = 4, 8
@@ -66,7 +67,8 @@ def test_two_gloo_processes_match_single_process(tmp_path, plain_losses):
     torch.testing.assert_close(lines[0]["losses"], plain_losses, rtol=0, atol=1e-5)
     logged = [json.loads(x) for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged] == list(range(1, STEPS + 1))
-    assert (tmp_path / "ddp" / "latest").is_file()
+    ckpt = latest_checkpoint(tmp_path / "ddp")  # rank 0 wrote one verified checkpoint, of the last step
+    assert ckpt.name == f"checkpoint-{STEPS:07d}" and verify_checkpoint(ckpt)["run_id"]
 
 
 def test_cli_rejects_unknown_preset(capsys):
