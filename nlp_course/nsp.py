@@ -16,7 +16,8 @@ cross-entropy is added to the masked-LM loss.
   like Hugging Face's ``BertForPreTraining`` (``from_hf`` copies its weights; same logits).
 - ``pretrain_pairs`` trains MLM + ``nsp_weight`` x NSP on pair inputs (``nsp_weight=0``: the
   same inputs without the NSP loss) with the recipe of ``nlp_course.pretrain.pretrain_mlm``;
-  ``pair_scores`` scores both heads on held-out pairs.
+  ``pair_scores`` scores both heads on held-out pairs; ``nsp_ablation`` runs RoBERTa's comparison
+  (pairs + NSP, the same pairs without it, contiguous text) over seeds at equal steps.
 
 RoBERTa (Liu et al. 2019, Table 2) found that removing the NSP loss matches or slightly
 improves downstream results, provided the inputs are long contiguous text; ALBERT (Lan et al.
@@ -39,7 +40,7 @@ from transformers.models.bert.modeling_bert import BertForPreTrainingOutput
 from nlp_course.bert import BertForMaskedLM, _hf_to_ours
 from nlp_course.masking import mask_tokens
 
-__all__ = ["BertForPreTraining", "nsp_pairs", "pair_scores", "pretrain_pairs", "split_sentences"]
+__all__ = ["BertForPreTraining", "nsp_ablation", "nsp_pairs", "pair_scores", "pretrain_pairs", "split_sentences"]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -227,3 +228,42 @@ def pair_scores(model: BertForPreTraining, tokenizer, pairs: dict, batch_size: i
         nsp_hits += int((model.nsp_logits(h).argmax(-1) == label).sum())
     model.train(was_training)
     return {"nsp_accuracy": nsp_hits / n, "mlm_accuracy": mlm_hits / max(mlm_total, 1), "pairs": n}
+
+
+def nsp_ablation(config, tokenizer, train_docs: list[str], held_docs: list[str], heldout_rows: torch.Tensor,
+                 steps: int, seeds=(0, 1, 2), batch_size: int = 32, lr: float = 2e-3, init=None) -> dict:
+    """RoBERTa's NSP ablation at small scale: three arms, equal steps, batches, masks and seeds.
+
+    Arms: ``"pairs + NSP"`` (BERT), ``"pairs, no NSP loss"`` (same inputs, ``nsp_weight=0``) and
+    ``"contiguous, no NSP"`` (``pack_sequences`` blocks of ``config.max_position_embeddings``
+    tokens, RoBERTa's FULL-SENTENCES). Each model is ``BertForPreTraining(config)`` after
+    ``set_seed(seed)`` and ``init(model)`` (e.g. ``seed_local_heads``). Returns, per arm, lists
+    over seeds of ``text`` (``masked_accuracy`` on ``heldout_rows``), ``pairs`` (MLM accuracy on
+    held-out pairs) and ``nsp`` (NSP accuracy on held-out pairs, about 0.5 for an untrained head).
+    """
+    from nlp_course.pretrain import masked_accuracy, pack_sequences
+    from nlp_course.utils import set_seed
+
+    seq = config.max_position_embeddings
+    if set(train_docs) & set(held_docs):
+        raise ValueError("train_docs and held_docs share documents: deduplicate before splitting")
+    pairs = nsp_pairs(train_docs, tokenizer, seq, seed=0)
+    held = nsp_pairs(held_docs, tokenizer, seq, seed=1)
+    rows = pack_sequences(train_docs, tokenizer, seq)  # (N, T): contiguous text, one segment
+    contiguous = {"input_ids": rows, "token_type_ids": torch.zeros_like(rows), "attention_mask": torch.ones_like(rows),
+                  "next_sentence_label": torch.zeros(len(rows), dtype=torch.long)}
+    arms = {"pairs + NSP": (pairs, 1.0), "pairs, no NSP loss": (pairs, 0.0), "contiguous, no NSP": (contiguous, 0.0)}
+    table = {name: {"text": [], "pairs": [], "nsp": []} for name in arms}
+    for seed in seeds:
+        for name, (data, weight) in arms.items():
+            set_seed(seed)
+            model = BertForPreTraining(config)
+            if init is not None:
+                init(model)
+            pretrain_pairs(model, tokenizer, data, steps, batch_size, lr, warmup=max(1, steps // 10),
+                           nsp_weight=weight, seed=seed)
+            scores = pair_scores(model, tokenizer, held)
+            table[name]["text"].append(masked_accuracy(model, tokenizer, heldout_rows)["accuracy"])
+            table[name]["pairs"].append(scores["mlm_accuracy"])
+            table[name]["nsp"].append(scores["nsp_accuracy"])
+    return table

@@ -7,6 +7,7 @@ from transformers import BertForPreTraining as HFBertForPreTraining
 
 from nlp_course.nsp import (
     BertForPreTraining,
+    nsp_ablation,
     nsp_pairs,
     pair_scores,
     pretrain_pairs,
@@ -111,3 +112,15 @@ def test_nsp_loss_trains_the_nsp_layer_and_weight_zero_leaves_it(tok, one_thread
         pretrain_pairs(without, tok, pairs, steps=1, nsp_weight=float("nan"))
     with pytest.raises(TypeError, match="BertForPreTraining"):
         pretrain_pairs(torch.nn.Linear(2, 2), tok, pairs, steps=1)
+
+
+def test_nsp_ablation_runs_three_arms_per_seed_and_refuses_shared_documents(tok, one_thread):
+    cfg = BertConfig(vocab_size=len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=32, max_position_embeddings=24)
+    train, held = [ANIMALS[0], NUMBERS[0], HELD[0]], [ANIMALS[0] + " " + NUMBERS[0], NUMBERS[0] + " " + HELD[0]]
+    rows = tok(held, padding="max_length", max_length=24, truncation=True, return_tensors="pt")["input_ids"]
+    table = nsp_ablation(cfg, tok, train, held, rows, steps=2, seeds=(0, 1), batch_size=4)
+    assert list(table) == ["pairs + NSP", "pairs, no NSP loss", "contiguous, no NSP"]
+    assert all(len(v) == 2 and all(0 <= x <= 1 for x in v) for arm in table.values() for v in arm.values())
+    with pytest.raises(ValueError, match="share documents"):
+        nsp_ablation(cfg, tok, train, train[:2], rows, steps=1)
