@@ -89,7 +89,8 @@ def time_causal(model, prompts: list[list[int]], gen_length: int, pad_id: int) -
     return time.perf_counter() - start
 
 
-def time_mode(model, tok, prompts, gen_length: int, block_length: int, mode: dict, repeats: int) -> tuple:
+def time_mode(model, tok, prompts, gen_length: int, block_length: int, mode: dict, repeats: int,
+              allow_eos: bool = True) -> tuple:
     """``(best seconds, answer ids per prompt, stats of the best run)`` of one sampler mode."""
     dev = next(model.parameters()).device
     best = None
@@ -99,11 +100,11 @@ def time_mode(model, tok, prompts, gen_length: int, block_length: int, mode: dic
         start = time.perf_counter()
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
             if mode.get("reference"):
-                ids, lens = _reference(model, tok, prompts, gen_length, block_length)
+                ids, lens = _reference(model, tok, prompts, gen_length, block_length, allow_eos)
             else:
                 ids, lens = generate_batch(model, tok, prompts, gen_length, gen_length, block_length,
                                            threshold=mode.get("threshold"), cache=mode.get("cache"),
-                                           return_ids=True, stats=stats)
+                                           allow_eos=allow_eos, return_ids=True, stats=stats)
         _sync(dev)
         t = time.perf_counter() - start
         if best is None or t < best[0]:
@@ -111,10 +112,11 @@ def time_mode(model, tok, prompts, gen_length: int, block_length: int, mode: dic
     return best
 
 
-def _reference(model, tok, prompts, gen_length, block_length):
+def _reference(model, tok, prompts, gen_length, block_length, allow_eos):
     from nlp_course.diffusion.sample import generate
 
-    outs = [generate(model, tok, p, gen_length, gen_length, block_length, seed=i, return_ids=True)[0]
+    outs = [generate(model, tok, p, gen_length, gen_length, block_length, seed=i, allow_eos=allow_eos,
+                     return_ids=True)[0]
             for i, p in enumerate(prompts)]
     return _pad(outs), [len(o) - gen_length for o in outs]
 
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per cell (the best is kept)")
     parser.add_argument("--reference-max-batch", type=int, default=8,
                         help="time the one-prompt-at-a-time reference only up to this batch")
+    parser.add_argument("--no-eos", action="store_true", help="forbid EOS (every answer has gen-length words)")
     parser.add_argument("--device", default=None, help="cuda or cpu")
     args = parser.parse_args(argv)
     batches = [int(b) for b in args.batch.split(",")]
@@ -207,10 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
           f"torch {torch.__version__}; threads {torch.get_num_threads()}; bf16={device.type == 'cuda'}")
     print(f"model: {what}; {type(mlm).__name__} {sum(p.numel() for p in mlm.parameters()) / 1e6:.2f}M params "
           f"(C={d['C']}, layers={d['layers']}, V={d['V']}); causal twin of the same size; answers of "
-          f"{args.gen_length} tokens, blocks of {args.block_length}, greedy")
+          f"{args.gen_length} tokens, blocks of {args.block_length}, greedy{', EOS forbidden' if args.no_eos else ''}")
     time_causal(causal, prompts[:2], 4, pad)  # warm up kernels and the allocator
     for mode in modes.values():
-        time_mode(mlm, tok, prompts[:2], args.gen_length, args.block_length, mode, 1)
+        time_mode(mlm, tok, prompts[:2], args.gen_length, args.block_length, mode, 1, not args.no_eos)
     res = {"batches": {}, "modes": list(modes)}
     for B in batches:
         batch = prompts[:B]
@@ -221,7 +224,8 @@ def main(argv: list[str] | None = None) -> dict:
         for name, mode in modes.items():
             if mode.get("reference") and B > args.reference_max_batch:
                 continue  # one prompt at a time: its tokens/s does not grow with the batch
-            t, _, stats = time_mode(mlm, tok, batch, args.gen_length, args.block_length, mode, args.repeats)
+            t, _, stats = time_mode(mlm, tok, batch, args.gen_length, args.block_length, mode, args.repeats,
+                                    not args.no_eos)
             per_step = stats["committed"] / stats["rows_forwarded"] if stats else 1.0
             row[name] = n_tok / t
             print(f"  {name:16s} {n_tok / t:8.0f} tokens/s | x{t_c / t:5.2f} causal | {per_step:5.2f} tokens "
@@ -247,7 +251,8 @@ def quality(mlm, causal, tok, prompts, args, modes: dict, d: dict) -> dict:
     print(f"  {'mode':16s} {'agree':>6s} {'dist2':>6s} {'rep3':>6s} {'eos':>6s} {'judge':>7s} | "
           f"{'fwd ms':>7s} {'head':>6s} {'sample':>6s} {'other':>6s} per step | MFLOP/token")
     out = {"quality": {}}
-    runs = {name: time_mode(mlm, tok, prompts, G, args.block_length, mode, 1) for name, mode in modes.items()
+    runs = {name: time_mode(mlm, tok, prompts, G, args.block_length, mode, 1, not args.no_eos)
+            for name, mode in modes.items()
             if not mode.get("reference")}  # the reference writes exact's tokens (tested)
     exact_ids = runs["exact"][1]
     for name, (_, ids, stats) in runs.items():
