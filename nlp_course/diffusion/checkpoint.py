@@ -298,7 +298,8 @@ def latest_checkpoint(out_dir) -> Path | None:
         warnings.warn(f"{problem}; resuming from {candidate}, the newest intact checkpoint", stacklevel=2)
         return candidate
     raise CheckpointError(f"{problem}, and {out_dir} holds no intact checkpoint to fall back to"
-                          + (f": {'; '.join(failures)}" if failures else ""))
+                          + (f": {'; '.join(failures)}" if failures else "")
+                          + " (to start afresh, train with resume=False: they are moved aside, not deleted)")
 
 
 def _read(path: Path, reader):
