@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     if report and not args.quiet:
         print(main_summary(report))
         print(json.dumps({"results": str(args.results or f"{args.output_dir}/results"),
-                          "elapsed_s": report["elapsed_s"]}))
+                          "elapsed_s": report["elapsed_s"], "hardware": report["hardware"]["name"]}))
     return 0
 
 

@@ -8,48 +8,44 @@ answers with the same closing EOS (``causal_baseline.causal_nll``). Both are sta
 token and per word (nats / whitespace words: comparable across tokenizers), with ``exp`` of the
 per-token number (a perplexity bound for diffusion rows, a perplexity for causal ones).
 
-Every row is scored on the same held-out examples. If the stage's time share cannot afford all of
-them, it times the first row on a slice and scores the largest prefix that fits (recorded as
-``scored``).
+Every row is scored on the same held-out examples: those whose prompt leaves room for the
+sampler's ``gen_length`` answer slots within the model's positions (``fitting``), and of those the
+largest prefix that the stage's time share affords (``scored``; one example through every row is
+timed first).
 """
 
 from __future__ import annotations
 
-import math
 import time
 
 from ..causal_baseline import causal_nll
 from ..evaluate import elbo
+from ..models import max_positions
 from . import corpus, sft
 from .fit import HEADROOM
 
 
 def score(row: str, model, tokenizer, held: list[dict], P: dict) -> dict:
-    """``{"nll_per_token", "nll_per_word", "ppl", "n_tokens", "n_words"[, "masked_acc"]}``."""
+    """``{"nll_per_token", "nll_per_word", "ppl", "bound", "n_tokens", "n_words", ...}`` of one row.
+
+    Diffusion rows add ``masked_acc`` and ``nll_len_conditioned`` (the older, length-conditioned
+    bound: padding hidden, so positions give the answer length away -- kept only for comparison).
+    """
     ev, L = P["eval"], P["sft"]["max_length"]
     if row.startswith("causal"):
-        r = causal_nll(model, tokenizer, held, batch_size=ev["batch_size"], max_length=L)
+        r = causal_nll(model, tokenizer, held, batch_size=ev["batch_size"], max_length=L, gen_length=ev["gen_length"])
+        extra = {"ppl": r["ppl"]}
     else:
-        r = elbo(model, tokenizer, held, n_t=ev["n_t"], seed=0, batch_size=ev["batch_size"], max_length=L)
-    words = answer_words(tokenizer, held)
-    out = {"nll_per_token": r["nll"], "nll_per_word": r["nll"] * r["n_tokens"] / words,
-           "ppl": math.exp(min(r["nll"], 50.0)), "n_tokens": r["n_tokens"], "n_words": words,
-           "bound": not row.startswith("causal")}
-    if "masked_acc" in r:
-        out["masked_acc"] = r["masked_acc"]
-    return out
+        r = elbo(model, tokenizer, held, n_t=ev["n_t"], seed=0, batch_size=ev["batch_size"], max_length=L,
+                 gen_length=ev["gen_length"])
+        extra = {"ppl": r["ppl_bound"], "masked_acc": r["masked_acc"], "nll_len_conditioned": r["nll_len_conditioned"]}
+    return {"nll_per_token": r["nll"], "nll_per_word": r["nll_per_word"], "bound": not row.startswith("causal"),
+            "n_tokens": r["n_tokens"], "n_words": r["n_words"], "gen_length": r["gen_length"], **extra}
 
 
-def answer_words(tokenizer, examples: list[dict]) -> int:
-    """Whitespace words of the examples' answers, +1 per closing EOS."""
-    from ..chat import chat_ids
-
-    end = chat_ids(tokenizer)["end"]
-    n = 0
-    for ex in examples:
-        tgt = [i for i, m in zip(ex["input_ids"], ex["target"]) if m]
-        n += len(tokenizer.decode([i for i in tgt if i != end], skip_special_tokens=True).split()) + 1
-    return n
+def fitting(examples: list[dict], gen_length: int, limit: int | None) -> list[dict]:
+    """The examples whose prompt leaves room for the sampler's ``gen_length`` answer slots."""
+    return [ex for ex in examples if limit is None or ex["target"].index(True) + gen_length <= limit]
 
 
 def affordable(study, n_items: int, time_one, runs: int = 1) -> tuple[int, float]:
@@ -66,8 +62,9 @@ def affordable(study, n_items: int, time_one, runs: int = 1) -> tuple[int, float
 
 def run(study) -> dict:
     d = corpus.load(study)
-    tok, held = d["tokenizer"], d["held"]
+    tok = d["tokenizer"]
     models = sft.load_models(study)
+    held = fitting(d["held"], study.P["eval"]["gen_length"], max_positions(models["diffusion-pretrained"]))
 
     def time_one():
         t0 = time.perf_counter()
@@ -77,4 +74,4 @@ def run(study) -> dict:
 
     n, probe_s = affordable(study, len(held), time_one)
     table = {row: score(row, m, tok, held[:n], study.P) for row, m in models.items()}
-    return {"table": table, "scored": n, "held_out": len(held), "probe_s": round(probe_s, 2)}
+    return {"table": table, "scored": n, "fitting": len(held), "held_out": len(d["held"]), "probe_s": round(probe_s, 2)}

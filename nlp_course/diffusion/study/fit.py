@@ -36,13 +36,13 @@ def config_for(study, section: str, **override) -> TrainConfig:
 
 
 def seconds_per_step(model, tokenizer, examples, config: TrainConfig, loss_fn=None, probe_steps: int = 3) -> float:
-    """Wall seconds per optimizer step of ``config`` on a copy of ``model`` (first step included:
-    it is slower, so the estimate errs towards fewer steps, never an overrun)."""
+    """Wall seconds per optimizer step of ``config`` on a copy of ``model``: one untimed warm-up
+    step (allocations, lazy initialisation), then ``probe_steps`` timed ones."""
     probe = copy.deepcopy(model)
-    cfg = TrainConfig.from_dict({**config.__dict__, "max_steps": probe_steps, "warmup_steps": 1, "progress": False,
-                                 "save_every": 0})
+    cfg = {**config.__dict__, "warmup_steps": 1, "progress": False, "save_every": 0}
+    train(probe, tokenizer, examples, TrainConfig.from_dict({**cfg, "max_steps": 1}), loss_fn=loss_fn)
     t0 = time.perf_counter()
-    train(probe, tokenizer, examples, cfg, loss_fn=loss_fn)
+    train(probe, tokenizer, examples, TrainConfig.from_dict({**cfg, "max_steps": probe_steps}), loss_fn=loss_fn)
     return (time.perf_counter() - t0) / probe_steps
 
 

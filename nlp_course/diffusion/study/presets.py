@@ -4,7 +4,8 @@ Taught in notebook 11.
 
 A preset names the pretraining text, the model, every stage's ``TrainConfig`` fields, the SFT data
 and held-out size, evaluation/sampling/sweep settings, each budgeted stage's share of
-``--time-budget`` and the default budget. ``max_steps`` is a ceiling: the runner measures
+``--time-budget``, the default budget, and whether the pretrained BERT is also exported as a
+Hugging Face folder (``export_hf``). ``max_steps`` is a ceiling: the runner measures
 seconds per step and scales steps *down* to fit the stage's share (never up).
 
 The ``gpu`` preset is sized from FLOPs (``gpu_sizing``): one H200 at a conservative 25% of its
@@ -41,9 +42,10 @@ PRESETS: dict[str, dict] = {
         "sweep": {"num_prompts": 3, "seeds": [0, 1], "temperature": [0.0, 1.0], "steps": [8, 4],
                   "remasking": ["low_confidence", "random"]},
         "shares": STAGE_SHARES,
+        "export_hf": False,
     },
     "laptop": {
-        "help": "~30-35 min on 2 CPU cores: 1.5M-param BERT and causal twin pretrained on 600K words, "
+        "help": "~30-40 min on 2 CPU cores: 1.5M-param BERT and causal twin pretrained on 600K words, "
                 "SFT on chitchat + chatterbot",
         "time_budget_s": 2000,
         "seed": 0,
@@ -52,17 +54,18 @@ PRESETS: dict[str, dict] = {
         "model": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512,
                   "max_position_embeddings": 96, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
         "mask_t": 0.3,
-        "pretrain": {"max_steps": 8000, "batch_size": 32, "lr": 2e-3, "warmup_steps": 100, "max_length": 64,
-                     "log_every": 25, "save_every": 500},
+        "pretrain": {"max_steps": 8000, "batch_size": 16, "lr": 2e-3, "warmup_steps": 100, "max_length": 64,
+                     "log_every": 25, "save_every": 100},
         "sft_data": "offline:chitchat:0.5,offline:chatterbot:0.5", "num_examples": 8000, "held_out": 200,
         "limit_per_source": 2500, "max_turns": 4,
         "sft": {"max_steps": 3000, "batch_size": 16, "lr": 5e-4, "warmup_steps": 50, "max_length": 96,
-                "log_every": 25, "save_every": 250, "crop_prob": 0.1},
+                "log_every": 25, "save_every": 100, "crop_prob": 0.1},
         "eval": {"n_t": 8, "gen_length": 32, "batch_size": 32},
         "sample": {"num_prompts": 32, "gen_length": 32, "steps": 32, "block_length": 8},
         "sweep": {"num_prompts": 16, "seeds": [0, 1, 2], "temperature": [0.0, 0.5, 1.0, 1.5],
                   "steps": [32, 16, 8], "remasking": ["low_confidence", "random", "entropy", "margin"]},
         "shares": STAGE_SHARES,
+        "export_hf": True,
     },
 }
 
@@ -113,6 +116,7 @@ def _gpu_preset() -> dict:
         "sweep": {"num_prompts": 64, "seeds": [0, 1, 2], "temperature": [0.0, 0.5, 1.0, 1.5],
                   "steps": [64, 32, 16, 8], "remasking": ["low_confidence", "random", "entropy", "margin"]},
         "shares": STAGE_SHARES,
+        "export_hf": True,
         "sizing": sizing,
     }
 

@@ -6,7 +6,8 @@ Taught in notebook 11 (which displays ``notebooks/results/<preset>/``).
 versions, seeds, the time budget and wall seconds per stage, the full preset, the data report
 (dedup counts, split sizes, held-out overlap = 0), the training plans (steps, tokens, ~6ND FLOPs
 per row) and every table the notebook shows (likelihood + generation per row, the sweeps). It
-always runs (it is cheap), so a resumed study rewrites its results.
+always runs (it only writes JSON and copies files: the figures are drawn by the budgeted ``sft`` and
+``sweep`` stages), so a resumed study rewrites its results.
 """
 
 from __future__ import annotations
@@ -97,17 +98,19 @@ def run(study) -> dict:
     report["elapsed_s"] = round(study.elapsed(), 2)  # this invocation, report included (but its figures)
     (res / "study.json").write_text(json.dumps(report, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
-    shutil.copyfile(study.out / "sample" / "samples.jsonl", res / "samples.jsonl")
-    plot_losses(study, res / "loss.png")
-    plot_sweeps(report["sweeps"], study.preset, res / "sweeps.png")
+    for stage, name in (("sample", "samples.jsonl"), ("sft", "loss.png"), ("sweep", "sweeps.png")):
+        shutil.copyfile(study.out / stage / name, res / name)
     study.log("report", "done", folder=str(res), elapsed_s=round(study.elapsed(), 2))
     return report
 
 
 def main_summary(report: dict) -> str:
-    """A short table for the console: one line per row."""
-    lines = [f"{'row':22s} {'nll/word':>9s} {'ppl':>9s} {'rep3':>6s} {'dist2':>6s}"]
-    for r in report["table"]:
-        lines.append(f"{r['row']:22s} {r['nll_per_word']:9.4f} {r['ppl']:9.2f} {r['repeated_3gram_rate']:6.3f} "
-                     f"{r['distinct_2']:6.3f}")
-    return "\n".join(lines) + f"\n(wall {report['total_wall_s']} s on {report['hardware']['name']})"
+    """The likelihood/generation table as text, one line per row (``*``: an upper bound)."""
+    lines = [f"{'row':21s} {'params':>7s} {'nll/token':>9s} {'nll/word':>9s} {'ppl':>9s} {'m.acc':>6s} "
+             f"{'rep3':>6s} {'dist2':>6s} {'words':>6s}"]
+    for r in sorted(report["table"], key=lambda r: r["row"]):
+        acc = f"{r['masked_acc']:6.3f}" if "masked_acc" in r else f"{'-':>6s}"
+        lines.append(f"{r['row']:21s} {r['params'] / 1e6:6.2f}M {r['nll_per_token']:9.4f} {r['nll_per_word']:9.4f} "
+                     f"{r['ppl']:8.2f}{'*' if r['bound'] else ' '} {acc} {r['repeated_3gram_rate']:6.3f} "
+                     f"{r['distinct_2']:6.3f} {r['mean_words']:6.1f}")
+    return "\n".join(lines)

@@ -36,7 +36,7 @@ from .presets import get_preset
 
 STAGES = ("data", "pretrain", "sft", "evaluate", "sample", "sweep", "report")
 BUDGETED = ("pretrain", "sft", "evaluate", "sample", "sweep")
-REPORT_RESERVE_S = 2.0  # seconds of the budget kept for the report stage (figures, JSON)
+REPORT_RESERVE_S = 1.0  # seconds of the budget kept for the report stage (JSON, copies)
 
 
 class Study:

@@ -15,8 +15,10 @@ on the same text for the same tokens -- and the pretrained-vs-random comparison 
 
 from __future__ import annotations
 
+import time
+
 from ..causal_baseline import causal_loss
-from . import corpus, fit, pretrain
+from . import corpus, fit, pretrain, report
 
 ROWS = ("diffusion-pretrained", "diffusion-random", "causal-pretrained", "causal-random")
 
@@ -51,4 +53,6 @@ def run(study) -> dict:
     out = {row: fit.train_row(study, "sft", row, m, tok, train_ex, plan, "sft", loss_of(row), {**meta, "row": row})
            for row, m in starts.items()}
     study._cache["sft-models"] = starts
-    return {"plan": plan, "rows": out}
+    t0 = time.perf_counter()
+    report.plot_losses(study, study.folder("sft") / "loss.png")  # drawn here, inside a budgeted stage
+    return {"plan": plan, "rows": out, "plot_s": round(time.perf_counter() - t0, 3)}

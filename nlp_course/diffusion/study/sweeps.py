@@ -17,6 +17,7 @@ import statistics
 from ..models import max_positions
 from . import corpus, sampling, sft
 from .fit import HEADROOM
+from .report import plot_sweeps
 
 METRICS = ("distinct_2", "repeated_3gram_rate", "longest_loop", "eos_rate", "sample_entropy", "mean_words")
 
@@ -61,7 +62,8 @@ def run(study) -> dict:
     # (one forward per denoising step: an answer costs in proportion to its steps)
     per_step = study.done("sample")["seconds_per_answer"][row] / study.P["sample"]["steps"]
     per_prompt = sum(len(seeds_for(kw, seeds)) * kw["steps"] * per_step for _, _, kw in settings)
-    n = max(1, min(len(prompts), int(study.left() * HEADROOM / max(per_prompt, 1e-9))))
+    left = study.left() - study.done("sft")["plot_s"]  # keep time to draw sweeps.png (as long as loss.png took)
+    n = max(1, min(len(prompts), int(left * HEADROOM / max(per_prompt, 1e-9))))
     prompts = prompts[:n]
     out: dict = {"temperature": [], "steps": [], "remasking": []}
     for knob, value, kw in settings:
@@ -70,4 +72,5 @@ def run(study) -> dict:
             texts, eos = sampling.answers(row, model, tok, prompts, kw, seed=1000 * s)
             per_seed.append(generation_stats(texts, eos))
         out[knob].append({"value": value, "seeds": len(per_seed), **mean_std(per_seed)})
+    plot_sweeps(out, study.preset, study.folder("sweep") / "sweeps.png")
     return {"sweeps": out, "prompts": n}
