@@ -9,6 +9,7 @@ from nlp_course.diffusion.chat import add_chat_tokens
 from nlp_course.diffusion.data import load_examples
 from nlp_course.diffusion.models import tiny_tokenizer
 from nlp_course.diffusion.splits import example_keys, normalise_text, overlap, split_examples
+from nlp_course.diffusion.study import presets as study_presets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,6 +22,9 @@ def _cases():
     out = {f"nb11-{k}": (*v, None, None) for k, v in NOTEBOOK_11.items()}
     for name, p in presets.PRESETS.items():
         out[f"cli-{name}"] = (p["data"], p["train"]["max_length"], p["held_out"], p.get("num_examples"), None, None)
+    for name, p in study_presets.PRESETS.items():
+        out[f"study-{name}"] = (p["sft_data"], p["sft"]["max_length"], p["held_out"], p["num_examples"],
+                                p["limit_per_source"], None)
     for name, p in gpu_run.PRESETS.items():
         out[f"gpu_run-{name}"] = (p["sft_data"], p["sft"]["max_length"], p["held_out"], p["num_examples"],
                                   p["dialogue_limit"], p["max_turns"])

@@ -62,7 +62,7 @@ def normalise_text(s: str) -> str:
     """NFKC, casefold, whitespace runs -> one space, punctuation and spaces stripped at both ends."""
     if not isinstance(s, str):
         raise TypeError(f"s must be a str, got {type(s).__name__}")
-    s = " ".join(unicodedata.normalize("NFKC", s).casefold().split())
+    s = " ".join((s if s.isascii() else unicodedata.normalize("NFKC", s)).casefold().split())
     a, b = 0, len(s)
     while a < b and (s[a] == " " or unicodedata.category(s[a]).startswith("P")):
         a += 1
@@ -80,47 +80,55 @@ class SplitResult:
     report: dict = field(default_factory=dict)
 
 
-def _texts(tokenizer, seqs: list[tuple]) -> dict[tuple, str]:
-    """Normalised decoded text of each distinct id sequence (special tokens skipped)."""
-    distinct = list(dict.fromkeys(seqs))
-    backend = getattr(tokenizer, "backend_tokenizer", None)  # fast tokenizers: skip per-id Python checks
-    if backend is not None:
-        decoded = backend.decode_batch([list(s) for s in distinct], skip_special_tokens=True)
-    else:
-        decoded = tokenizer.batch_decode([list(s) for s in distinct], skip_special_tokens=True)
-    return {s: normalise_text(t) for s, t in zip(distinct, decoded)}
+def _texts(tokenizer, seqs: list[tuple], cache: dict) -> dict[tuple, str]:
+    """Normalised decoded text of each id sequence (special tokens skipped), memoised in ``cache``."""
+    todo = [s for s in dict.fromkeys(seqs) if s not in cache]
+    if todo:
+        backend = getattr(tokenizer, "backend_tokenizer", None)  # fast tokenizers: no per-id Python checks
+        decode = backend.decode_batch if backend is not None else tokenizer.batch_decode
+        for s, text in zip(todo, decode([list(s) for s in todo], skip_special_tokens=True)):
+            cache[s] = normalise_text(text)
+    return cache
 
 
-def example_keys(tokenizer, examples: list[dict]) -> list[tuple[str, tuple[str, str]]]:
+def _parts(ex: dict) -> tuple[tuple, tuple]:
+    ids, tgt = ex["input_ids"], ex["target"]
+    first = tgt.index(True) if True in tgt else len(tgt)
+    if all(tgt[first:]):  # a chat example: the answer ends the sequence
+        return tuple(ids[first:]), tuple(ids[:first])
+    return tuple(i for i, t in zip(ids, tgt) if t), tuple(i for i, t in zip(ids, tgt) if not t)
+
+
+def example_keys(tokenizer, examples: list[dict], cache: dict | None = None) -> list[tuple[str, tuple[str, str]]]:
     """``(answer, (prompt, answer))`` per example, as normalised decoded text.
 
     The answer is the target tokens, the prompt every other token (for FIM: prefix + suffix);
-    special tokens (chat markers, EOS, [CLS]) are skipped when decoding.
+    special tokens (chat markers, EOS, [CLS]) are skipped when decoding. ``cache`` (a dict)
+    memoises decoded sequences across calls.
     """
-    answers = [tuple(i for i, t in zip(ex["input_ids"], ex["target"]) if t) for ex in examples]
-    prompts = [tuple(i for i, t in zip(ex["input_ids"], ex["target"]) if not t) for ex in examples]
-    text = _texts(tokenizer, answers + prompts)
-    return [(text[a], (text[p], text[a])) for a, p in zip(answers, prompts)]
+    parts = [_parts(ex) for ex in examples]
+    text = _texts(tokenizer, [x for pair in parts for x in pair], {} if cache is None else cache)
+    return [(text[a], (text[p], text[a])) for a, p in parts]
 
 
 def _unique(examples: list[dict]) -> list[dict]:
     seen, out = set(), []
     for ex in examples:
-        key = (tuple(ex["input_ids"]), tuple(ex["target"]))
+        key = id(ex)
         if key not in seen:
             seen.add(key)
             out.append(ex)
     return out
 
 
-def overlap(train: list[dict], held: list[dict], tokenizer) -> dict:
+def overlap(train: list[dict], held: list[dict], tokenizer, cache: dict | None = None) -> dict:
     """How many held-out examples leak: ``{"answers": n, "pairs": n, "held": len(held)}`` where
     ``answers`` counts held-out examples whose normalised answer is some training answer and
-    ``pairs`` those whose (prompt, answer) pair is a training pair."""
-    train_keys = example_keys(tokenizer, _unique(train))
+    ``pairs`` those whose (prompt, answer) pair is a training pair. ``cache``: as in ``example_keys``."""
+    train_keys = example_keys(tokenizer, _unique(train), cache)
     answers = {a for a, _ in train_keys}
     pairs = {p for _, p in train_keys}
-    held_keys = example_keys(tokenizer, held)
+    held_keys = example_keys(tokenizer, held, cache)
     return {"answers": sum(a in answers for a, _ in held_keys), "pairs": sum(p in pairs for _, p in held_keys),
             "held": len(held)}
 
@@ -237,9 +245,10 @@ def split_examples(tokenizer, spec, max_length: int, held_out: int, total: int |
     shares = split_counts(ratios, total) if total is not None else [None] * len(sources)
     for src, k in zip(sources, held_counts):
         src.first_reserve(k)
+    cache: dict = {}  # decoded text of every id sequence seen
     while True:
         pools, used = zip(*(s.train_pool(n, limit_per_source or 200) for s, n in zip(sources, shares)))
-        train_keys = example_keys(tokenizer, _unique([ex for p in pools for ex in p]))
+        train_keys = example_keys(tokenizer, _unique([ex for p in pools for ex in p]), cache)
         answers, pairs = {a for a, _ in train_keys}, {p for _, p in train_keys}
         held, picked, dropped, short = [], [], [], []
         for src, k in zip(sources, held_counts):
@@ -247,7 +256,7 @@ def split_examples(tokenizer, spec, max_length: int, held_out: int, total: int |
             for i, ex in src.held_candidates(k):
                 if len(chosen) == k:
                     break
-                (a, pair), = example_keys(tokenizer, [ex])
+                (a, pair), = example_keys(tokenizer, [ex], cache)
                 if a in answers or pair in pairs or pair in seen:
                     n_drop += 1
                     continue
@@ -274,5 +283,5 @@ def split_examples(tokenizer, spec, max_length: int, held_out: int, total: int |
             "distinct_items": len(s.items), "train_items": len(s.items) - s.reserve, "train_items_used": n_used,
             "train_pool_examples": len(pool), "train_examples": len(pool) if total is None else n_mix,
             "held_items": n_held, "held_examples": k, "held_candidates_dropped": n_drop}
-    report["overlap"] = overlap(train, held, tokenizer)
+    report["overlap"] = overlap(train, held, tokenizer, cache)
     return SplitResult(train, held, report)
