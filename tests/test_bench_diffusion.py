@@ -17,6 +17,7 @@ def test_train_bench_main_runs_both_loops(capsys):
     assert res["ratio"] == pytest.approx(res["tokens_per_s_ours"] / res["tokens_per_s_trainer"])
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_sample_bench_main_runs_every_mode(capsys):
     res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "4", "--prompt-length", "4",
                                  "--block-length", "2", "--threshold", "0.5", "--quality-prompts", "2",
@@ -33,6 +34,7 @@ def test_sample_bench_main_runs_every_mode(capsys):
         diffusion_sample.main(["--size", "tiny", "--gen-length", "64", "--prompt-length", "8", "--device", "cpu"])
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_flop_formulas_count_what_runs():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
