@@ -31,6 +31,15 @@ def seeded():
     set_seed(0)
 
 
+@pytest.fixture(scope="session")
+def wiki12():
+    """The first 12 English Wikipedia articles, parsed once per run (the parse costs seconds);
+    tests slice the prefix they need, the same articles as ``wikipedia_articles(limit=k)``."""
+    from nlp_course.data import wikipedia_articles
+
+    return wikipedia_articles(limit=12)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny models: thread start-up costs more than the math (and contended cores make it worse)."""

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from nltk.lm import Lidstone
 from nltk.lm.preprocessing import padded_everygram_pipeline
 
-from nlp_course.data import wikipedia_articles
 from nlp_course.ngrams import EOS, UNK, NGramLM, tokenize
 
 TOY = ["the cat sat on the mat", "the dog sat on the log", "a cat saw a dog"]
@@ -17,8 +16,8 @@ WORDS = st.sampled_from(["the", "cat", "dog", "sat", "on", "mat", "zebra", "<s>"
 
 
 @pytest.fixture(scope="module")
-def wiki():
-    lines = [tokenize(line) for a in wikipedia_articles(limit=6) for line in a.split("\n")]
+def wiki(wiki12):
+    lines = [tokenize(line) for a in wiki12[:6] for line in a.split("\n")]
     return [s for s in lines if s]
 
 

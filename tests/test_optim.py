@@ -48,14 +48,14 @@ def _trajectory(opt_cls, kwargs, steps=300):
 
 
 @pytest.mark.parametrize("ours, twin, kwargs", CASES, ids=lambda v: getattr(v, "__name__", ""))
-def test_trajectory_matches_torch(ours, twin, kwargs):
+def test_trajectory_matches_torch(ours, twin, kwargs, one_thread):
     a, b = _trajectory(ours, kwargs), _trajectory(twin, kwargs)
     assert not torch.equal(a[0], a[-1])  # the parameters really moved
     for pa, pb in zip(a, b):
         torch.testing.assert_close(pa, pb, atol=1e-6, rtol=0)
 
 
-def test_adamw_differs_from_adam_with_l2():
+def test_adamw_differs_from_adam_with_l2(one_thread):
     a = _trajectory(O.Adam, dict(lr=0.01, weight_decay=0.1), steps=100)[-1]
     b = _trajectory(O.AdamW, dict(lr=0.01, weight_decay=0.1), steps=100)[-1]
     assert (a - b).abs().max() > 1e-3

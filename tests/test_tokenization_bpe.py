@@ -7,14 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from nlp_course.data import chatterbot_pairs, russian_text, wikipedia_articles
+from nlp_course.data import chatterbot_pairs, russian_text
 from nlp_course.tokenization import BPETokenizer
 from nlp_course.tokenization.pretrained import gpt2_hf, gpt2_ours
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    arts = wikipedia_articles(limit=8)
+def corpus(wiki12):
+    arts = wiki12[:8]
     ru = russian_text()
     return arts[:6] + [ru[: len(ru) // 2]], arts[6:] + [ru[len(ru) // 2 :]]
 
@@ -67,12 +67,17 @@ def test_gpt2_vocabulary_matches_gpt2_tokenizer_fast(corpus):
 ASSIGNED = st.characters(exclude_categories=("Cs",))
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.fixture(scope="module")
+def trained_hf(trained):
+    return trained.to_hf_tokenizer()  # once per module, not once per example
+
+
+@settings(max_examples=300)
 @given(st.text(ASSIGNED, max_size=60))
-def test_round_trip_and_hf_ids_for_any_unicode(trained, text):
+def test_round_trip_and_hf_ids_for_any_unicode(trained, trained_hf, text):
     ids = trained.encode(text)
     assert trained.decode(ids) == text
-    assert ids == trained.to_hf_tokenizer().encode(text).ids
+    assert ids == trained_hf.encode(text).ids
 
 
 def test_save_load(trained, tmp_path, corpus):

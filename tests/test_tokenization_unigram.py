@@ -7,13 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from nlp_course.data import chatterbot_pairs, russian_text, wikipedia_articles
+from nlp_course.data import chatterbot_pairs, russian_text
 from nlp_course.tokenization import UnigramTokenizer
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    arts = wikipedia_articles(limit=4)
+def corpus(wiki12):
+    arts = wiki12[:4]
     ru = russian_text()
     train = [arts[0][:40_000], arts[1][:20_000], ru[:1200]]
     return train, arts[2:] + [ru[1200:]]
@@ -63,10 +63,15 @@ def test_compression_close_to_hf_trainer(trained, hf_pieces, corpus):
     assert ours <= 1.05 * theirs
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.fixture(scope="module")
+def trained_hf(trained):
+    return trained.to_hf_tokenizer()  # once per module, not once per example
+
+
+@settings(max_examples=200)
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
-def test_any_unicode_matches_hf(trained, text):
-    assert trained.encode(text) == trained.to_hf_tokenizer().encode(text).ids
+def test_any_unicode_matches_hf(trained, trained_hf, text):
+    assert trained.encode(text) == trained_hf.encode(text).ids
 
 
 @settings(max_examples=200, deadline=None)

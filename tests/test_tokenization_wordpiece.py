@@ -5,14 +5,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from nlp_course.data import chatterbot_pairs, russian_text, wikipedia_articles
+from nlp_course.data import chatterbot_pairs, russian_text
 from nlp_course.tokenization import SPECIAL_TOKENS, WordPieceTokenizer
 from nlp_course.tokenization._unicode_tables import MARKS, PUNCTUATION, REMOVED, probe_hf
 
 
 @pytest.fixture(scope="module")
-def corpus():
-    arts = wikipedia_articles(limit=12)
+def corpus(wiki12):
+    arts = wiki12
     ru = russian_text()
     return arts[:10] + [ru[: len(ru) // 2]], arts[10:] + [ru[len(ru) // 2 :]]
 

@@ -237,10 +237,16 @@ def test_wordsim_spearman_close_to_gensim(trained):
     assert abs(mine - ref) < 0.15, (mine, ref)
 
 
+_GENSIM_SEEDS: dict = {}  # gensim with one worker is deterministic: train each setting once
+
+
 def ours_and_two_gensim_seeds(lee, shuffle: bool = True, batch_size: int = 8192, **params):
     """Ours (seed 1) and gensim with seeds 1 and 2, same hyperparameters, one worker."""
     ours = Word2Vec(seed=1, shuffle=shuffle, batch_size=batch_size, **params).fit(lee)
-    g1, g2 = (GensimWord2Vec(lee, workers=1, seed=seed, **params).wv for seed in (1, 2))
+    key = tuple(sorted(params.items()))
+    if key not in _GENSIM_SEEDS:
+        _GENSIM_SEEDS[key] = [GensimWord2Vec(lee, workers=1, seed=s, **params).wv for s in (1, 2)]
+    g1, g2 = _GENSIM_SEEDS[key]
     return ours, g1, g2
 
 
