@@ -19,7 +19,7 @@ def tiny_gpt(seed=0, **kw):
 def test_logits_equal_hugging_face_gpt2():
     torch.manual_seed(0)
     cfg = GPT2Config(vocab_size=13, n_positions=12, n_embd=16, n_layer=2, n_head=4, resid_pdrop=0.0,
-                     embd_pdrop=0.0, attn_pdrop=0.0)
+                     embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
     hf = GPT2LMHeadModel(cfg).double().eval()
     with torch.no_grad():  # non-trivial LayerNorm and bias values, so a mismatch cannot hide
         for name, p in hf.named_parameters():
