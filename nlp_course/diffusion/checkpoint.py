@@ -17,7 +17,8 @@ Crash safety (each rule is a fault-injection test in ``tests/test_checkpoint.py`
   folder is renamed into place and the ``latest`` pointer file is replaced (``os.replace``, the
   folder fsync-ed), so a kill at any moment leaves the old or the new checkpoint, never a torn one.
 - Re-saving a step swaps: the old ``checkpoint-<step>`` is renamed to ``checkpoint-<step>.old``,
-  the new one renamed in, and only then is the old one deleted.
+  the new one renamed in, and only then is the old one deleted. A folder is deleted by renaming it
+  to ``*.tmp`` first, so a kill half-way through a deletion leaves no torn ``checkpoint-*`` folder.
 - Runs own their checkpoints: each records a ``run_id``; pruning (``keep``) deletes only older
   checkpoints *of the same run*. A trainer that starts afresh in a folder that holds checkpoints
   calls ``set_aside`` first, which moves them (and ``latest``) into ``superseded/<run id>/``:
@@ -27,9 +28,8 @@ Crash safety (each rule is a fault-injection test in ``tests/test_checkpoint.py`
   garbage, dangling, or naming an incomplete folder) falls back to the newest checkpoint that
   verifies, with a warning, or raises naming what it found -- it never silently means "step 0".
 
-Restoring all of it (weights, moments, schedule, RNG) makes a resumed run bit-identical to an
-uninterrupted one. Checkpoints written before manifests existed still load, with a warning.
-References: the write-fsync-rename protocol of Pillai et al. 2014, "All File Systems Are Not
+Restoring all of it makes a resumed run bit-identical to an uninterrupted one. Checkpoints written
+before manifests existed still load, with a warning. References: the write-fsync-rename protocol of Pillai et al. 2014, "All File Systems Are Not
 Created Equal" (OSDI); ``safetensors`` (https://huggingface.co/docs/safetensors).
 """
 
@@ -129,11 +129,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, allow_nan=False), encoding="utf-8")
-    _fsync(path)
-
-
 def _publish_pointer(out_dir: Path, name: str) -> None:
     tmp = out_dir / "latest.tmp"
     tmp.write_text(name, encoding="utf-8")
@@ -191,23 +186,34 @@ def save_checkpoint(out_dir, step: int, model, optimizer=None, scheduler=None,
     save_model(model, str(tmp / "model.safetensors"))
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "state.json").write_text(state_text, encoding="utf-8")
-    for name in FILES:
-        _fsync(tmp / name)
     files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in FILES}
-    _write_json(tmp / MANIFEST, {"step": step, "run_id": run_id, "files": files})
-    _fsync(tmp)
+    (tmp / MANIFEST).write_text(json.dumps({"step": step, "run_id": run_id, "files": files}), encoding="utf-8")
+    for name in (*FILES, MANIFEST, "."):
+        _fsync(tmp / name)  # every file, then the folder's entries
     if final.exists():  # re-saving a step: swap, so a complete copy exists at every moment
         shutil.rmtree(aside, ignore_errors=True)
         os.replace(final, aside)
     os.replace(tmp, final)
     _fsync(out_dir)
     _publish_pointer(out_dir, final.name)
-    shutil.rmtree(aside, ignore_errors=True)
+    if aside.exists():
+        _discard(aside)
     ours = [p for p in _checkpoints(out_dir) if _step_of(p) < step and _run_id_of(p) == run_id]
     kept = [p for p in ours if not p.name.endswith(".old")][: keep - 1]
     for p in [p for p in ours if p not in kept] + list(out_dir.glob("checkpoint-*.tmp")):
-        shutil.rmtree(p, ignore_errors=True)  # older checkpoints of this run, leftovers of killed saves
+        _discard(p)  # older checkpoints of this run, leftovers of killed saves
     return final
+
+
+def _discard(path: Path) -> None:
+    """Delete a folder by renaming it to ``*.tmp`` first: a kill half-way through leaves no torn
+    ``checkpoint-*`` folder, only a ``.tmp`` leftover that the next save removes."""
+    if not path.name.endswith(".tmp"):
+        doomed = path.with_name(path.name + ".tmp")
+        shutil.rmtree(doomed, ignore_errors=True)
+        os.replace(path, doomed)
+        path = doomed
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def set_aside(out_dir, run_id: str) -> Path | None:
