@@ -95,10 +95,14 @@ def window_examples(windows: torch.Tensor) -> list[dict]:
 
 
 def run(study) -> dict:
-    """Build and save the tokenizer, windows and splits under ``<out>/data``."""
+    """Build and save the tokenizer, windows and splits under ``<out>/data`` (or copy them from ``--bundle``)."""
     from ..splits import split_examples
 
     P, folder = study.P, study.folder("data")
+    if study.bundle is not None:  # prepared on a CPU (bundle.py): no corpus is read here
+        from .bundle import install
+
+        return install(study.bundle, study.preset, folder, P)
     texts = prose_texts(P["text"])
     tok = build_tokenizer(texts, P["vocab_size"], P["model"]["max_position_embeddings"])
     tok.save_pretrained(str(folder / "tokenizer"))

@@ -43,7 +43,7 @@ class Study:
     """One study's output folder, preset, device, clock and log; stages read and write through it."""
 
     def __init__(self, preset: str, out_dir, time_budget: float | None = None, device: str = "auto",
-                 quiet: bool = False, seed: int | None = None):
+                 quiet: bool = False, seed: int | None = None, bundle=None):
         self.P = get_preset(preset)
         self.preset = preset
         if seed is not None:
@@ -54,6 +54,7 @@ class Study:
         self.budget = float(budget)
         self.device = resolve_device(device)
         self.quiet = quiet
+        self.bundle = bundle  # a data bundle folder (bundle.py) the data stage reads instead of the corpora
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.start = time.monotonic()
@@ -161,11 +162,12 @@ def load_finished(out_dir, row: str = "diffusion-pretrained", device: str = "aut
 
 
 def run_study(preset: str, out_dir, time_budget: float | None = None, device: str = "auto", results=None,
-              until: str | None = None, quiet: bool = False, seed: int | None = None, note: str = "") -> dict:
+              until: str | None = None, quiet: bool = False, seed: int | None = None, note: str = "",
+              bundle=None) -> dict:
     """Run (or continue) the study; return ``study.json``'s dict (``{}`` when stopped by ``until``)."""
     if until is not None and until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
-    study = Study(preset, out_dir, time_budget, device, quiet, seed)
+    study = Study(preset, out_dir, time_budget, device, quiet, seed, bundle)
     modules = {"data": corpus, "pretrain": pretrain, "sft": sft, "evaluate": compare, "sample": sampling,
                "sweep": sweeps}
     torch.manual_seed(study.P["seed"])
