@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from .finetune import pool
 from .losses import contrastive_loss as contrastive_margin_loss
 from .retrieval import encode, semantic_search
+from .utils import check_positive
 
 __all__ = ["alignment", "anisotropy", "contrastive_margin_loss", "encode", "info_nce", "pool", "semantic_search",
            "triplet_loss", "uniformity"]
@@ -40,8 +41,7 @@ def _pair(a, b, names=("a", "b")):
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.05, symmetric: bool = False) -> torch.Tensor:
     """Mean InfoNCE loss; positives on the diagonal, the other B - 1 rows are negatives."""
     _pair(a, b)
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    temperature = check_positive("temperature", temperature)
     logits = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T / temperature  # (B, B)
     target = torch.arange(a.shape[0], device=a.device)  # (B,)
     loss = F.cross_entropy(logits, target)
@@ -54,8 +54,7 @@ def triplet_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0
     """Mean max(0, ||a - p|| - ||a - n|| + margin); distances as in torch's pairwise_distance."""
     _pair(anchor, positive, ("anchor", "positive"))
     _pair(anchor, negative, ("anchor", "negative"))
-    if not margin > 0:
-        raise ValueError(f"margin must be > 0 (as in torch.nn.TripletMarginLoss), got {margin}")
+    margin = check_positive("margin", margin)  # > 0 and finite, as torch.nn.TripletMarginLoss needs
     d_pos = torch.linalg.vector_norm(anchor - positive + eps, ord=p, dim=-1)  # (B,)
     d_neg = torch.linalg.vector_norm(anchor - negative + eps, ord=p, dim=-1)  # (B,)
     return torch.clamp(d_pos - d_neg + margin, min=0).mean()
@@ -68,8 +67,7 @@ def triplet_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2.0
 def alignment(x: torch.Tensor, y: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
     """E ||f(x) - f(y)||^alpha over positive pairs (rows) of L2-normalised embeddings; lower is better."""
     _pair(x, y, ("x", "y"))
-    if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
+    alpha = check_positive("alpha", alpha)
     return (F.normalize(x, dim=-1) - F.normalize(y, dim=-1)).norm(dim=-1).pow(alpha).mean()
 
 
@@ -78,8 +76,7 @@ def uniformity(x: torch.Tensor, t: float = 2.0) -> torch.Tensor:
     _pair(x, x, ("x", "x"))
     if x.shape[0] < 2:
         raise ValueError("x needs at least 2 rows: uniformity is an average over pairs")
-    if not t > 0:
-        raise ValueError(f"t must be > 0, got {t}")
+    t = check_positive("t", t)
     d2 = torch.pdist(F.normalize(x, dim=-1)).pow(2)  # (N (N - 1) / 2,)
     return torch.logsumexp(-t * d2, 0) - math.log(d2.numel())
 

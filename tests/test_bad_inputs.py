@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlp_course import activations, bart_noise, optim, rnn
+from nlp_course import activations, bart_noise, contrastive, optim, rnn
 from nlp_course.bert import BertConfig, BertModel
 from nlp_course.diffusion import schedule
 from nlp_course.glove import GloVe
@@ -170,3 +170,16 @@ def test_sample_at_extreme_temperatures_never_emits_unk():
     # a tiny temperature is greedy: after "a" the most likely word is "b" every time
     assert model.sample("a", temperature=1e-9, max_words=1, seed=3) == ["b"]
     assert np.isclose(model.distribution(["a"]).sum(), 1.0)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, NAN, INF])
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda v: contrastive.info_nce(torch.ones(2, 3), torch.ones(2, 3), temperature=v), "temperature"),
+    (lambda v: contrastive.triplet_loss(torch.ones(2, 3), torch.ones(2, 3), torch.ones(2, 3), margin=v), "margin"),
+    (lambda v: contrastive.alignment(torch.ones(2, 3), torch.ones(2, 3), alpha=v), "alpha"),
+    (lambda v: contrastive.uniformity(torch.ones(2, 3), t=v), "t"),
+])
+def test_contrastive_refuses_non_positive_and_non_finite(call, name, value):
+    with pytest.raises(ValueError, match=f"^{name} ") as info:  # not x > 0 used to let inf through
+        call(value)
+    assert type(info.value) is ValueError
