@@ -14,7 +14,7 @@ from nlp_course.diffusion.block_cache import BertStack, cache_error, split_model
 from nlp_course.diffusion.chat import add_chat_tokens, chat_ids
 from nlp_course.diffusion.fast_sample import fast_diffuse, generate_batch
 from nlp_course.diffusion.models import tiny_random
-from nlp_course.diffusion.sample import diffuse, generate
+from nlp_course.diffusion.sample import commit_top, diffuse, generate, greedy_pick, pick
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -128,6 +128,36 @@ def test_fast_equals_exact(tiny, ours, which, remasking, temperature):
     b = fast_diffuse(model, x, fill, 8, 4, temperature=temperature, remasking=remasking,
                      generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), remasking=st.sampled_from(["low_confidence", "margin"]),
+       scale=st.sampled_from([0.5, 3.0, 30.0]), ties=st.booleans())
+def test_greedy_pick_equals_float64_pick(seed, remasking, scale, ties):
+    """float32 greedy_pick: pick's tokens (first index on ties), its confidences to 1e-6, the same
+    positions committed; near-certain rows (p(x0) ~ 1 - 1e-12) are not rounded to a tie at 1.0."""
+    g = torch.Generator().manual_seed(seed)
+    N, V = 24, 300
+    logits = torch.randn(N, V, generator=g) * scale  # (N, V) float32, as the LM head gives
+    if ties:
+        logits = logits.round()  # equal top logits: argmax's first index must win in both
+    logits[: N // 3, 7] += 40.0  # near-certain positions
+    banned = torch.tensor([0, 7 if seed % 2 else 1, 5])
+    x0, conf = pick(logits, [N], 0.0, None, None, remasking, False, banned, None, 0.0, None)
+    y0, fconf = greedy_pick(logits, banned, remasking)
+    assert torch.equal(x0, y0) and not torch.isin(y0, banned).any()
+    assert fconf.dtype == torch.float64 and torch.allclose(fconf, conf, rtol=1e-6, atol=1e-6)
+    assert (fconf[conf < 1 - 1e-14] < 1).all()  # no coarser than float64: 1 - p is not lost
+    gaps = (conf[:, None] - conf[None, :]).abs() + torch.eye(N, dtype=torch.float64)
+    if gaps.min() > 1e-5:  # no near tie: the same positions win
+        cand = torch.ones(1, N, dtype=torch.bool)
+        for k in (1, 5, 12):
+            assert torch.equal(commit_top(conf[None], cand, k), commit_top(fconf[None], cand, k))
+
+
+def test_greedy_pick_rejects_other_remasking():
+    with pytest.raises(ValueError, match="remasking"):
+        greedy_pick(torch.zeros(2, 5), None, "entropy")
 
 
 def test_split_model_matches_full_logits(tiny, ours, modern):

@@ -8,8 +8,10 @@ Taught in notebook 11 (fast sampling).
 
 1. *LM head at the still-masked positions of the current block only* (always on): the body runs,
    its hidden states are gathered, and only those N positions go through the (C x V) head and
-   the float64 sampling math (``sample.pick``). With ``threshold=None, cache=None`` the tokens
-   are exactly ``diffuse``'s for the same seed (tested, greedy and Gumbel sampling).
+   the sampling math: float64 ``sample.pick`` when sampling (Gumbel noise), float32
+   ``sample.greedy_pick`` at temperature 0 (argmax + a logsumexp-style confidence, no (N, V)
+   softmax; 3-5x less time). With ``threshold=None, cache=None`` the tokens are exactly
+   ``diffuse``'s for the same seed (tested, greedy and Gumbel sampling, LLaDA parity).
 2. ``threshold=tau``: confidence-threshold parallel decoding (Fast-dLLM, Wu et al. 2025,
    arXiv:2505.22618): each step commits every masked position of the block whose confidence
    (``low_confidence``: p(x0); ``margin``: p1 - p2) is >= tau, and at least the most confident
@@ -48,6 +50,7 @@ from .sample import (
     encode_prompt,
     finish_rows,
     generation_banned_ids,
+    greedy_pick,
     mask_id_of,
     pick,
     steps_schedule,
@@ -87,6 +90,8 @@ def fast_diffuse(model, input_ids: torch.Tensor, fill: torch.Tensor, steps: int 
     stack = BertStack(model) if cache else None
     split = None if cache else split_model(model)
     head = stack.head if cache else (split[1] if split else None)
+    greedy = temperature == 0 and top_k is None and top_p is None and not eos_penalty \
+        and not confidence_temperature and remasking in ("low_confidence", "margin")
     st = {k: 0 for k in COUNTERS}
     start = time.perf_counter()
     still = fill.clone()  # (B, L)
@@ -126,8 +131,11 @@ def fast_diffuse(model, input_ids: torch.Tensor, fill: torch.Tensor, steps: int 
             t2 = time.perf_counter()
             sizes = cand.sum(1).tolist()
             gens = [generator[int(i)] for i in rows] if isinstance(generator, (list, tuple)) else generator
-            x0, conf = pick(logits, sizes, temperature, top_k, top_p, remasking, confidence_temperature, banned,
-                            eos_id, eos_penalty, gens)  # (N,), (N,)
+            if greedy:
+                x0, conf = greedy_pick(logits, banned, remasking)  # (N,), (N,) float32, no softmax
+            else:
+                x0, conf = pick(logits, sizes, temperature, top_k, top_p, remasking, confidence_temperature,
+                                banned, eos_id, eos_penalty, gens)  # (N,), (N,)
             grid = torch.full(cand.shape, float("-inf"), dtype=torch.float64, device=x.device)  # (A, bl)
             grid[r, c] = conf
             if threshold is None:

@@ -130,6 +130,33 @@ def pick(logits: torch.Tensor, sizes: list[int], temperature: float = 0.0, top_k
     return x0, conf
 
 
+def greedy_pick(logits: torch.Tensor, banned: torch.Tensor | None = None,
+                remasking: str = "low_confidence") -> tuple[torch.Tensor, torch.Tensor]:
+    """``pick`` at temperature 0 (no top-k/top-p, no EOS penalty) in float32, without a softmax.
+
+    Float64 matters for Gumbel noise, not for an argmax: ``x0`` is the argmax of the same float32
+    logits ``pick`` casts up (exact in float64), so the same token, first index on ties. The
+    confidence needs no (N, V) probabilities: with ``m`` the top logit and ``rest = sum_{j != x0}
+    exp(l_j - m)``, ``p(x0) = 1 / (1 + rest)`` and the margin ``p1 - p2 = (1 - max_{j != x0}
+    exp(l_j - m)) / (1 + rest)``. Summing the *other* terms keeps the relative precision of a
+    near-certain position's tiny ``rest`` (``1 + rest`` in float32 would round p(x0) to 1.0 and
+    tie them); returned in float64 they differ from ``pick``'s by ~1e-7 (tested), so positions
+    are ranked the same unless two confidences tie to that precision.
+    """
+    if remasking not in ("low_confidence", "margin"):
+        raise ValueError(f"greedy_pick covers remasking 'low_confidence' or 'margin', got {remasking!r}")
+    logits = logits.float()  # (N, V)
+    if banned is not None and len(banned):
+        logits = logits.index_fill(-1, banned, float("-inf"))
+    x0 = logits.argmax(-1)  # (N,)
+    top = logits.gather(-1, x0[:, None])  # (N, 1)
+    e = (logits - top).exp_().scatter_(-1, x0[:, None], 0.0)  # (N, V) exp(l_j - m), 0 at x0
+    rest = e.sum(-1).double()  # (N,)
+    if remasking == "low_confidence":
+        return x0, 1.0 / (1.0 + rest)
+    return x0, (1.0 - e.amax(-1).double()) / (1.0 + rest)
+
+
 def mask_id_of(input_ids: torch.Tensor, fill: torch.Tensor) -> int | None:
     """The id every fill position holds (the [MASK] id); the sampler bans it from its output."""
     if fill.shape != input_ids.shape or fill.dtype != torch.bool:
