@@ -10,10 +10,11 @@ Three ways to use a pretrained encoder for classification:
   measures what pretraining put into the representation (Alain & Bengio 2016);
 - from scratch: the same architecture with random weights, the baseline transfer must beat.
 
-Pretraining pays where labels are few, so notebook 08 draws *learning curves*: a task built by
-``source_sentences`` (which corpus did a held-out sentence come from? documents split between
-train and test, never sentences of one document on both sides) and ``balanced_subset`` draws of
-25 ... 200 labelled sentences, several seeds each.
+Pretraining pays where labels are few, which one small test set cannot show; *learning curves*
+can: a task built by ``source_sentences`` (which corpus did a held-out sentence come from?
+documents split between train and test, never sentences of one document on both sides) and
+``balanced_subset`` draws of 25 ... 200 labelled sentences, several seeds each. (Notebook 08 does
+not run these curves yet: they need the full course BERT and a few CPU-minutes.)
 """
 
 from __future__ import annotations
