@@ -1,12 +1,14 @@
 """Benchmark: the masked-diffusion samplers vs ``generate`` of a same-size causal LM with KV cache.
 
-    python -m nlp_course.bench.diffusion_sample --run runs/c-course                # a trained model (CPU)
+    python -m nlp_course.bench.diffusion_sample --run runs/laptop                  # a study's model (CPU)
     python -m nlp_course.bench.diffusion_sample --run runs/gpu-h100 --size base     # the GPU run
     python -m nlp_course.bench.diffusion_sample --size small --batch 8              # random weights
 
 ``--run DIR`` is a trained chapter-11 model (a ``python -m nlp_course.diffusion train`` output
-folder, or a finished ``gpu_run`` folder); its held-out prompts (real, different lengths, batched
-with right padding) are answered with ``--gen-length`` tokens. Without ``--run`` the model has
+folder, a study folder of ``nlp_course.diffusion.study`` -- its diffusion-pretrained row, timed
+against its trained causal-pretrained row -- or a finished ``gpu_run`` folder); its held-out
+prompts (real, different lengths, batched with right padding) are answered with ``--gen-length``
+tokens. Without ``--run`` the model has
 random weights of ``--size`` and random prompts (speed only: random weights never reach a
 confidence threshold). The causal twin (``causal_baseline.causal_twin``: the same widths, depth
 and vocabulary, a causal mask) is timed with ``generate`` + KV cache, greedy, forced to write
@@ -128,14 +130,16 @@ def _pad(rows: list[torch.Tensor]) -> torch.Tensor:
 
 
 def load_run(run_dir, n: int, gen_length: int) -> tuple:
-    """``(model, tokenizer, held-out prompt ids)`` of a trained run folder: the first ``n`` held-out
-    prompts that leave room for ``gen_length`` answer tokens in the model's positions."""
+    """``(model, tokenizer, held-out prompt ids, trained causal twin or None)`` of a trained run
+    folder: the first ``n`` held-out prompts that leave room for ``gen_length`` answer tokens."""
     from nlp_course.diffusion.data import load_examples
     from nlp_course.diffusion.models import load_trained
 
     run_dir = Path(run_dir)
-    if (run_dir / "sft" / "done.json").is_file():
-        return gpu_run_prompts(run_dir, n)
+    if (run_dir / "study_run.json").is_file():
+        return study_prompts(run_dir, n, gen_length)
+    if (run_dir / "run.json").is_file() and (run_dir / "sft" / "done.json").is_file():
+        return (*gpu_run_prompts(run_dir, n), None)
     model, tok, meta = load_trained(run_dir)
     cfg = json.loads((sorted(run_dir.glob("checkpoint-*"))[-1] / "state.json").read_text())
     max_length = cfg.get("config", {}).get("max_length", 96)
@@ -144,7 +148,7 @@ def load_run(run_dir, n: int, gen_length: int) -> tuple:
                          meta.get("limit_per_source"))[: meta["held_out"]]
     room = model.config.max_position_embeddings - gen_length
     prompts = [e["input_ids"][: e["target"].index(True)] for e in held]
-    return model, tok, [p for p in prompts if len(p) <= room][:n]
+    return model, tok, [p for p in prompts if len(p) <= room][:n], None
 
 
 def gpu_run_prompts(run_dir: Path, n: int) -> tuple:
@@ -158,6 +162,22 @@ def gpu_run_prompts(run_dir: Path, n: int) -> tuple:
     _, _, held = split_dialogues(P["sft_data"], P["held_out"], meta.get("seed", 0), P["dialogue_limit"],
                                  P["max_turns"])
     return model, tok, prompts_of(examples_from_dialogues(tok, held, P["sft"]["max_length"], all_turns=False)[:n])
+
+
+def study_prompts(run_dir: Path, n: int, gen_length: int) -> tuple:
+    """The same for a study folder (``nlp_course.diffusion.study``): its ``diffusion-pretrained`` SFT row,
+    the study's own held-out prompts (read from the study's data folder: no corpus needed) and its
+    trained ``causal-pretrained`` twin when the study has one."""
+    from nlp_course.diffusion.study import corpus, open_study, sft
+
+    study = open_study(run_dir, device="cpu")
+    if not study.done("sft"):
+        raise FileNotFoundError(f"{str(run_dir)!r} has no finished sft stage: run the study first")
+    rows, held = sft.load_models(study), corpus.load(study)
+    model, tok = rows["diffusion-pretrained"], held["tokenizer"]
+    room = model.config.max_position_embeddings - gen_length
+    prompts = [e["input_ids"][: e["target"].index(True)] for e in held["held"]]
+    return model, tok, [p for p in prompts if len(p) <= room][:n], rows.get("causal-pretrained")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -185,10 +205,10 @@ def main(argv: list[str] | None = None) -> dict:
     device = get_device(args.device)
     n_prompts = max(batches + [args.quality_prompts])
     if args.run:
-        mlm, tok, prompts = load_run(args.run, n_prompts, args.gen_length)
+        mlm, tok, prompts, causal = load_run(args.run, n_prompts, args.gen_length)
         what = f"trained model {args.run}"
     else:
-        mlm, tok, _, _ = build(args.size)
+        (mlm, tok, _, _), causal = build(args.size), None
         g = torch.Generator().manual_seed(0)
         low, high = len(chat_ids(tok)) + 10, min(mlm.config.vocab_size, len(tok))
         prompts = torch.randint(low, high, (n_prompts, args.prompt_length), generator=g).tolist()
@@ -198,7 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError(f"--prompt-length + --gen-length must be <= {limit} (the model's positions)")
     prompts = [prompts[i % len(prompts)] for i in range(n_prompts)]
     mlm = mlm.to(device).eval()
-    causal = causal_twin(mlm).to(device).eval()
+    twin = "trained causal twin (the study's causal-pretrained row)" if causal is not None else \
+        "causal twin of the same size (random init; its speed does not depend on its weights)"
+    causal = (causal if causal is not None else causal_twin(mlm)).to(device).eval()
     pad = chat_ids(tok)["pad"]
     d = dims(mlm.config)
     modes = {"reference": {"reference": True}, "exact": {}}
@@ -216,7 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else cpu}); "
           f"torch {torch.__version__}; threads {torch.get_num_threads()}; bf16={device.type == 'cuda'}")
     print(f"model: {what}; {type(mlm).__name__} {sum(p.numel() for p in mlm.parameters()) / 1e6:.2f}M params "
-          f"(C={d['C']}, layers={d['layers']}, V={d['V']}); causal twin of the same size; answers of "
+          f"(C={d['C']}, layers={d['layers']}, V={d['V']}); {twin}; answers of "
           f"{args.gen_length} tokens, blocks of {args.block_length}, greedy{', EOS forbidden' if args.no_eos else ''}")
     time_causal(causal, prompts[:2], 4, pad)  # warm up kernels and the allocator
     for mode in modes.values():
