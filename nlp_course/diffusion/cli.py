@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--eos-in-loss", action=argparse.BooleanOptionalAction, default=None,
                    help="whether EOS padding counts as answer (drives EOS over-production)")
     t.add_argument("--save-every", type=int, help="checkpoint every N steps")
-    t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in --output-dir")
+    t.add_argument("--no-resume", action="store_true", help="start afresh; earlier checkpoints in --output-dir are moved to superseded/<run id>/")
     t.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     s = sub.add_parser("sample", parents=[common], help="answer prompts with a trained model")
