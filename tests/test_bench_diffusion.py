@@ -17,6 +17,40 @@ def test_train_bench_main_runs_both_loops(capsys):
     assert res["ratio"] == pytest.approx(res["tokens_per_s_ours"] / res["tokens_per_s_trainer"])
 
 
+def test_trainer_gets_the_same_padding_and_length_grouping(monkeypatch, tmp_path):
+    """The fair Trainer: batches padded to the longest row rounded up to 64 (as ours), not to the
+    collator's max_length (256 here: the tiny model has 64 positions, so an untrimmed batch would
+    fail), and length-grouped sampling (v4 ``group_by_length`` or v5 ``train_sampling_strategy``)."""
+    from transformers import Trainer
+
+    from nlp_course.diffusion.collate import DiffusionCollator
+
+    seen, real_train = {}, Trainer.train
+
+    def spy(self, *a, **kw):
+        seen["grouping"] = getattr(self.args, "train_sampling_strategy", None) or self.args.group_by_length
+        return real_train(self, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "train", spy)
+    model, tok, seq, _ = diffusion_train.build("tiny")
+    ids = chat_ids(tok)
+    collate = DiffusionCollator(ids["pad"], ids["end"], 256, eos_in_loss=False)
+    g = torch.Generator().manual_seed(0)
+    examples = [{"input_ids": torch.randint(10, 200, (n,), generator=g).tolist(), "target": [False] * 3 + [True] * (n - 3)}
+                for n in (5, 9, 20, 40, 7, 12, 30, 6)]
+    _, lengths, optim = diffusion_train.run_trainer(model, examples, collate, 2, ids["mask"], 1, 2, str(tmp_path))
+    assert seq == 64 and seen["grouping"] in (True, "group_by_length")
+    assert len(lengths) == 2 and all(len(ln) == 2 and max(ln) <= 40 for ln in lengths)
+    assert optim == "adamw_torch"  # fused is asked for on CUDA only
+
+
+def test_peak_is_measured_on_gpus_only():
+    assert diffusion_train.peak_tflops(torch.device("cpu"), None)[0] is None
+    assert diffusion_train.peak_tflops(torch.device("cpu"), 790.0) == (790.0, "--peak-tflops")
+    tflops = diffusion_train.measured_peak_tflops(torch.device("cpu"), n=64, reps=2)
+    assert 0 < tflops < float("inf")
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_sample_bench_main_runs_every_mode(capsys):
     res = diffusion_sample.main(["--size", "tiny", "--batch", "2", "--gen-length", "4", "--prompt-length", "4",
