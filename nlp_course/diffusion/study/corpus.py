@@ -18,6 +18,7 @@ Taught in notebook 11.
 from __future__ import annotations
 
 import json
+import string
 from contextlib import contextmanager
 
 import torch
@@ -54,8 +55,14 @@ def prose_texts(cfg: dict) -> list[str]:
 
 
 def build_tokenizer(texts: list[str], vocab_size: int, max_length: int):
-    """A lower-cased WordPiece ``PreTrainedTokenizerFast`` with BERT specials and the chat markers."""
-    tok = WordPieceTokenizer(lowercase=True).train(texts, vocab_size).to_hf(model_max_length=max_length)
+    """A lower-cased WordPiece ``PreTrainedTokenizerFast`` with BERT specials and the chat markers.
+
+    Printable ASCII is added to the training text once, so every letter, digit and punctuation
+    mark is in the alphabet: a small prose sample (news has few "?" and "!") would otherwise turn
+    the chat data's question marks into [UNK].
+    """
+    alphabet = " ".join(string.ascii_lowercase + string.digits + string.punctuation)
+    tok = WordPieceTokenizer(lowercase=True).train(texts + [alphabet], vocab_size).to_hf(model_max_length=max_length)
     add_chat_tokens(tok)
     return tok
 
