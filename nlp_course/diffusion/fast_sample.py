@@ -10,8 +10,9 @@ Taught in notebook 11 (fast sampling).
    its hidden states are gathered, and only those N positions go through the (C x V) head and
    the sampling math: float64 ``sample.pick`` when sampling (Gumbel noise), float32
    ``sample.greedy_pick`` at temperature 0 (argmax + a logsumexp-style confidence, no (N, V)
-   softmax; 4-7x less time on one CPU thread). With ``threshold=None, cache=None`` the tokens are exactly
-   ``diffuse``'s for the same seed (tested, greedy and Gumbel sampling, LLaDA parity).
+   softmax; 4-7x less time on one CPU thread). With ``threshold=None, cache=None`` the tokens are
+   ``diffuse``'s for the same seed (tested, greedy and Gumbel sampling, LLaDA parity; greedy ranks
+   positions by float32-derived confidences, equal to ~1e-7, so only a closer tie could differ).
 2. ``threshold=tau``: confidence-threshold parallel decoding (Fast-dLLM, Wu et al. 2025,
    arXiv:2505.22618): each step commits every masked position of the block whose confidence
    (``low_confidence``: p(x0); ``margin``: p1 - p2) is >= tau, and at least the most confident
