@@ -8,7 +8,13 @@ import torch
 from safetensors.torch import load_file
 
 from nlp_course.diffusion.study import run_study
-from nlp_course.diffusion.study.bundle import build_bundle, load_bundle, main, pack_examples, unpack_examples
+from nlp_course.diffusion.study.bundle import (
+    build_bundle,
+    load_bundle,
+    main,
+    pack_examples,
+    unpack_examples,
+)
 
 CORPUS_MODULES = ("gensim", "gensim.test.utils", "gensim.corpora.wikicorpus", "chitchat_dataset", "chatterbot_corpus")
 
