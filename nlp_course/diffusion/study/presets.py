@@ -13,9 +13,9 @@ measured ~790 TFLOP/s bf16 for a 300 s budget. Compute per training token is ~6 
 parameters; Kaplan et al. 2020), so the pretraining share fixes N x tokens. Data is the binding
 limit: the offline prose is ~0.6M words (~1M tokens), so the ~1e8 tokens a 19M-parameter model can
 see in 63 s would repeat it ~100 times, far past the ~4 epochs that cost little (Muennighoff et al.
-2023). Adding the training side of the chitchat dialogues (~2.5M words) to the pretraining text and
-carrying it to the GPU is the data bundle's job (not built yet); until then the GPU run is
-data-bound, and the preset says so rather than hiding it.
+2023). Adding the training side of the chitchat dialogues (~2.5M words) to the pretraining text
+(and so to the data bundle, ``bundle.py``) is not done yet; until then the GPU run is data-bound,
+and the preset says so rather than hiding it.
 """
 
 from __future__ import annotations
