@@ -83,3 +83,42 @@ def test_non_empty_outdir_is_refused(tmp_path, capsys):
     (tmp_path / "old.txt").write_text("x")
     assert main([str(tmp_path), "--bundle", str(tmp_path / "none")]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+class _Parsed(Exception):
+    pass
+
+
+def _readme_commands():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text() + (root / "notebooks" / "results" / "README.md").read_text()
+    text = text.replace("\\\n", " ")
+    cmds = re.findall(r"^python -m (nlp_course\.(?:diffusion\.study(?:\.bundle|\.gpu)?|bench\.diffusion_\w+)) ([^#|\n]*)",
+                      text, flags=re.M)
+    return sorted(set(cmds))
+
+
+@pytest.mark.parametrize("module,args", _readme_commands())
+def test_readme_gpu_commands_parse(module, args, monkeypatch):
+    """Every documented command of the GPU part parses with its module's real argument parser."""
+    import argparse
+    import importlib
+    import shlex
+
+    def parse(self, argv=None, namespace=None):
+        raise _Parsed(argparse.ArgumentParser.parse_known_args(self, argv, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse)
+    mod = importlib.import_module(module if not module.endswith(".study") else module + ".__main__")
+    with pytest.raises(_Parsed) as parsed:
+        mod.main(shlex.split(args))
+    assert parsed.value.args[0][1] == [], f"unknown arguments in: python -m {module} {args}"
+
+
+def test_readme_documents_the_gpu_command():
+    modules = {m for m, _ in _readme_commands()}
+    assert {"nlp_course.diffusion.study.bundle", "nlp_course.diffusion.study.gpu", "nlp_course.bench.diffusion_train",
+            "nlp_course.bench.diffusion_sample"} <= modules

@@ -230,9 +230,7 @@ def peak_tflops(device, override: float | None) -> tuple[float | None, str]:
     return measured_peak_tflops(device), f"measured bf16 8192^3 matmul on {name} (datasheet {sheet})"
 
 
-def main(argv: list[str] | None = None) -> dict:
-    from nlp_course.utils import get_device
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="base", choices=sorted(SIZES), help="model and shape preset")
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per loop")
@@ -243,7 +241,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default=None, help="cuda or cpu")
     parser.add_argument("--bundle", help="a data bundle (study.bundle): its tokenizer and SFT training examples")
     parser.add_argument("--bundle-preset", default="gpu", help="which preset of the bundle")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from nlp_course.utils import get_device
+
+    args = build_parser().parse_args(argv)
     import tempfile
 
     device = get_device(args.device)

@@ -157,13 +157,17 @@ def install(bundle, preset: str, data_folder: Path, P: dict | None = None) -> di
     return {**b["report"], "bundle": str(bundle)}
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nlp_course.diffusion.study.bundle",
                                 description="Prepare on a CPU the data a study preset reads (tokenizer, packed "
                                             "windows, clean SFT/held-out split, prompts), with a sha256 manifest.")
     p.add_argument("--preset", required=True, choices=sorted(PRESETS))
     p.add_argument("--out", required=True, help="bundle folder (replaced if it is a bundle)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     t0 = time.perf_counter()
     try:
         manifest = build_bundle(args.preset, args.out)

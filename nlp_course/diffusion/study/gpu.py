@@ -180,7 +180,7 @@ def table(summary: dict, report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m nlp_course.diffusion.study.gpu",
                                 description="Smoke check, the budgeted study, both benches; <= 8 files in OUTDIR.")
     p.add_argument("outdir", help="an empty (or new) folder for the <= 8 result files")
@@ -192,7 +192,11 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-bench", action="store_true", help="skip both benchmarks")
     p.add_argument("--bench-steps", type=int, default=30, help="timed steps of the train bench")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         summary = run_gpu(args.outdir, args.bundle, args.preset, args.time_budget, args.smoke_budget, args.work,
                           args.device, not args.no_bench, args.bench_steps)
