@@ -1,12 +1,12 @@
 """Benchmark: the masked-diffusion samplers vs ``generate`` of a same-size causal LM with KV cache.
 
     python -m nlp_course.bench.diffusion_sample --run runs/laptop                  # a study's model (CPU)
-    python -m nlp_course.bench.diffusion_sample --run runs/gpu-h100 --size base     # the GPU run
+    python -m nlp_course.bench.diffusion_sample --run runs/gpu                     # the GPU study
     python -m nlp_course.bench.diffusion_sample --size small --batch 8              # random weights
 
 ``--run DIR`` is a trained chapter-11 model (a ``python -m nlp_course.diffusion train`` output
 folder, a study folder of ``nlp_course.diffusion.study`` -- its diffusion-pretrained row, timed
-against its trained causal-pretrained row -- or a finished ``gpu_run`` folder); its held-out
+against its trained causal-pretrained row); its held-out
 prompts (real, different lengths, batched with right padding) are answered with ``--gen-length``
 tokens. Without ``--run`` the model has
 random weights of ``--size`` and random prompts (speed only: random weights never reach a
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import platform
 import time
 from pathlib import Path
@@ -132,16 +131,15 @@ def _pad(rows: list[torch.Tensor]) -> torch.Tensor:
 def load_run(run_dir, n: int, gen_length: int) -> tuple:
     """``(model, tokenizer, held-out prompt ids, trained causal twin or None)`` of a trained run
     folder: the first ``n`` held-out prompts that leave room for ``gen_length`` answer tokens."""
+    from nlp_course.diffusion.checkpoint import latest_checkpoint, read_state
     from nlp_course.diffusion.data import load_examples
     from nlp_course.diffusion.models import load_trained
 
     run_dir = Path(run_dir)
     if (run_dir / "study_run.json").is_file():
         return study_prompts(run_dir, n, gen_length)
-    if (run_dir / "run.json").is_file() and (run_dir / "sft" / "done.json").is_file():
-        return (*gpu_run_prompts(run_dir, n), None)
     model, tok, meta = load_trained(run_dir)
-    cfg = json.loads((sorted(run_dir.glob("checkpoint-*"))[-1] / "state.json").read_text())
+    cfg = read_state(latest_checkpoint(run_dir))
     max_length = cfg.get("config", {}).get("max_length", 96)
     total = None if meta.get("num_examples") is None else meta["num_examples"] + meta["held_out"]
     held = load_examples(tok, meta["data"], max_length, total, meta.get("seed", 0),
@@ -149,19 +147,6 @@ def load_run(run_dir, n: int, gen_length: int) -> tuple:
     room = model.config.max_position_embeddings - gen_length
     prompts = [e["input_ids"][: e["target"].index(True)] for e in held]
     return model, tok, [p for p in prompts if len(p) <= room][:n], None
-
-
-def gpu_run_prompts(run_dir: Path, n: int) -> tuple:
-    """The same for a finished ``gpu_run`` folder: its SFT model and held-out prompts."""
-    from nlp_course.diffusion.data import examples_from_dialogues
-    from nlp_course.diffusion.gpu_run import PRESETS, prompts_of, split_dialogues
-    from nlp_course.diffusion.models import load_trained
-
-    P = PRESETS[json.loads((run_dir / "run.json").read_text())["preset"]]
-    model, tok, meta = load_trained(run_dir / "sft")
-    _, _, held = split_dialogues(P["sft_data"], P["held_out"], meta.get("seed", 0), P["dialogue_limit"],
-                                 P["max_turns"])
-    return model, tok, prompts_of(examples_from_dialogues(tok, held, P["sft"]["max_length"], all_turns=False)[:n])
 
 
 def study_prompts(run_dir: Path, n: int, gen_length: int) -> tuple:
