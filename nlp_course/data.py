@@ -23,6 +23,7 @@ train on them.
 from __future__ import annotations
 
 import bz2
+import functools
 import importlib
 import importlib.metadata
 import io
@@ -158,8 +159,14 @@ def chitchat_dialogues(limit: int | None = None) -> list[list[str]]:
 
     Consecutive messages by the same sender are joined into one turn. Conversations
     are returned in the dataset's key order (sorted), so the result is deterministic.
+    The parsed corpus is cached per process; each call returns fresh lists.
     """
     _check_limit(limit)
+    return [list(turns) for turns in _chitchat_all()[:limit]]
+
+
+@functools.lru_cache(maxsize=1)
+def _chitchat_all() -> tuple[tuple[str, ...], ...]:
     chitchat = _require("chitchat_dataset", "chitchat-dataset")
     data = chitchat.Dataset()
     out = []
@@ -170,19 +177,26 @@ def chitchat_dialogues(limit: int | None = None) -> list[list[str]]:
             if text:
                 turns.append(text)
         if len(turns) >= 2:
-            out.append(turns)
-            if limit is not None and len(out) >= limit:
-                break
-    return out
+            out.append(tuple(turns))
+    return tuple(out)
 
 
 def chatterbot_pairs(language: str = "english") -> list[tuple[str, str]]:
     """(question, answer) pairs from chatterbot-corpus for ``language`` (e.g. "russian").
 
-    Longer conversations contribute each consecutive (turn, next turn) pair.
+    Longer conversations contribute each consecutive (turn, next turn) pair. The parsed files are
+    cached per process (libyaml's C parser when PyYAML has it: the same pairs, ~10x faster).
     """
+    if not isinstance(language, str):
+        raise TypeError(f"language must be a str, got {type(language).__name__}")
+    return list(_chatterbot_pairs(language))
+
+
+@functools.lru_cache(maxsize=8)
+def _chatterbot_pairs(language: str) -> tuple[tuple[str, str], ...]:
     _require("chatterbot_corpus", "chatterbot-corpus")
     yaml = _require("yaml", "pyyaml")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     spec = importlib.util.find_spec("chatterbot_corpus")
     root = Path(next(iter(spec.submodule_search_locations))) / "data"
     folder = root / language
@@ -191,11 +205,11 @@ def chatterbot_pairs(language: str = "english") -> list[tuple[str, str]]:
         raise ValueError(f"language must be one of {langs}, got {language!r}")
     pairs = []
     for path in sorted(folder.glob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
         for conv in doc.get("conversations") or []:
             turns = [str(t).strip() for t in conv if t is not None and str(t).strip()]
             pairs.extend(zip(turns[:-1], turns[1:]))
-    return pairs
+    return tuple(pairs)
 
 
 def python_sources(limit: int | None = 50, max_chars: int = 20_000) -> list[str]:
