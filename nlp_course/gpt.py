@@ -32,6 +32,7 @@ from torch import nn
 
 from nlp_course.attention import scaled_dot_product_attention
 from nlp_course.positional import LearnedPositionalEmbedding
+from nlp_course.seq2seq import warmup_cosine
 from nlp_course.transformer import EncoderLayer
 
 
@@ -214,9 +215,7 @@ def train_lm(model: nn.Module, train_ids: torch.Tensor, steps: int, batch_size: 
     _positive_int("steps", steps)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    sched = warmup_cosine(opt, steps)
     model.train()
     losses = []
     for _ in range(steps):

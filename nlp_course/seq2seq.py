@@ -129,13 +129,19 @@ class Seq2SeqTransformer(nn.Module):
         return self.decode(tgt_in, memory, pad)
 
 
+def warmup_cosine(optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over the first 5% of ``steps`` times a cosine decay to 0 at ``steps``
+    (the small from-scratch trainers of notebook 07 share it: seq2seq here, the tiny GPT)."""
+    warm = max(1, steps // 20)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+
+
 def train_seq2seq(model, vocab, pairs, steps: int, batch_size: int = 64, lr: float = 3e-3, seed: int = 0):
     """Teacher forcing with cross-entropy; AdamW with linear warm-up then cosine decay. Returns losses."""
     rng = random.Random(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    sched = warmup_cosine(opt, steps)
     model.train()
     losses = []
     for _ in range(steps):

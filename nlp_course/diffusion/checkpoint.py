@@ -121,7 +121,8 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks (checkpoint and bundle manifests)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -186,7 +187,7 @@ def save_checkpoint(out_dir, step: int, model, optimizer=None, scheduler=None,
     save_model(model, str(tmp / "model.safetensors"))
     save_file(tensors, str(tmp / "optimizer.safetensors"))
     (tmp / "state.json").write_text(state_text, encoding="utf-8")
-    files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)} for name in FILES}
+    files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)} for name in FILES}
     (tmp / MANIFEST).write_text(json.dumps({"step": step, "run_id": run_id, "files": files}), encoding="utf-8")
     for name in (*FILES, MANIFEST, "."):
         _fsync(tmp / name)  # every file, then the folder's entries
@@ -258,7 +259,7 @@ def verify_checkpoint(path) -> dict:
         size, want = file.stat().st_size, files[name]["bytes"]
         if size != want:
             raise CheckpointError(f"{file} has {size} bytes, the manifest says {want} (truncated or overwritten)")
-        if _sha256(file) != files[name]["sha256"]:
+        if sha256_file(file) != files[name]["sha256"]:
             raise CheckpointError(f"{file} does not match its sha256 in the manifest (corrupted bytes)")
     return manifest
 

@@ -24,7 +24,6 @@ such row. Run: ``python -m nlp_course.diffusion.study.bundle --preset gpu --out 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..checkpoint import sha256_file
 from . import corpus
 from .presets import PRESETS, get_preset
 
@@ -46,14 +46,6 @@ def data_settings(P: dict) -> dict:
     """The preset fields the data stage depends on (a bundle is valid for a preset iff these match)."""
     return {**{k: P[k] for k in DATA_KEYS}, "max_position_embeddings": P["model"]["max_position_embeddings"],
             "pretrain_max_length": P["pretrain"]["max_length"], "sft_max_length": P["sft"]["max_length"]}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def pack_examples(train: list[dict], held: list[dict]) -> dict[str, torch.Tensor]:
@@ -114,7 +106,7 @@ def build_bundle(preset: str, out, max_bytes: int = MAX_BYTES) -> dict:
         presets[name] = _build_preset(name, folder)
     files = {}
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        files[path.relative_to(out).as_posix()] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        files[path.relative_to(out).as_posix()] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     total = sum(f["bytes"] for f in files.values())
     if total > max_bytes:
         raise ValueError(f"the bundle is {total / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
@@ -141,7 +133,7 @@ def load_bundle(bundle, preset: str, P: dict | None = None) -> dict:
         raise ValueError(f"bundle {str(bundle)!r} was built for other {preset!r} data settings: rebuild it")
     for rel, info in manifest["files"].items():
         path = bundle / rel
-        if not path.is_file() or _sha256(path) != info["sha256"]:
+        if not path.is_file() or sha256_file(path) != info["sha256"]:
             raise ValueError(f"bundle file {rel!r} is missing or its sha256 differs from the manifest")
     return {"folder": bundle / preset, "report": manifest["presets"][preset]["report"]}
 
