@@ -47,3 +47,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A tiny random BERT with the chat markers added, in eval mode: ``(model, tokenizer)``
+    (the sampler tests share it; a test module may define its own ``tiny`` instead)."""
+    from nlp_course.diffusion.chat import add_chat_tokens
+    from nlp_course.diffusion.models import tiny_random
+
+    model, tok = tiny_random("bert", seed=0)
+    add_chat_tokens(tok, model)
+    return model.eval(), tok

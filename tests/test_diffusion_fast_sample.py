@@ -11,19 +11,12 @@ from hypothesis import strategies as st
 
 from nlp_course.bert import BertForMaskedLM
 from nlp_course.diffusion.block_cache import BertStack, cache_error, split_model
-from nlp_course.diffusion.chat import add_chat_tokens, chat_ids
+from nlp_course.diffusion.chat import chat_ids
 from nlp_course.diffusion.fast_sample import fast_diffuse, generate_batch
 from nlp_course.diffusion.models import tiny_random
 from nlp_course.diffusion.sample import commit_top, diffuse, generate, greedy_pick, pick
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model, tok = tiny_random("bert", seed=0)
-    add_chat_tokens(tok, model)
-    return model.eval(), tok
 
 
 @pytest.fixture(scope="module")

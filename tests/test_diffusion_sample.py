@@ -4,9 +4,8 @@ import pytest
 import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
-from nlp_course.diffusion.chat import add_chat_tokens, chat_ids
+from nlp_course.diffusion.chat import chat_ids
 from nlp_course.diffusion.edit import bridge, detox, edit, infill, rude_spans
-from nlp_course.diffusion.models import tiny_random
 from nlp_course.diffusion.sample import (
     check_blocks,
     cut_at_eos,
@@ -18,13 +17,6 @@ from nlp_course.diffusion.sample import (
 )
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model, tok = tiny_random("bert", seed=0)
-    add_chat_tokens(tok, model)
-    return model.eval(), tok
 
 
 @pytest.mark.parametrize("remasking", ["low_confidence", "random", "entropy", "margin"])
