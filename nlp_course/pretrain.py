@@ -5,7 +5,8 @@ Taught in notebook 08; the checkpoint it builds is the base model of notebooks 0
 No installable package ships BERT weights with an MLM head, so the course trains one:
 
 1. ``course_corpus``: English Wikipedia articles + the Lee news corpus + chit-chat turns
-   (``nlp_course.data``), split into a training and a held-out part by document.
+   (``nlp_course.data``), deduplicated, then split into a training and a held-out part by a hash
+   of each document's text (~10% held out; a repeated document cannot sit on both sides).
 2. A ``WordPieceTokenizer`` (notebook 03) trained on the training part, exported with
    ``to_hf()`` to a fast ``transformers`` tokenizer (same ids, fast batching).
 3. ``pack_sequences``: documents are concatenated and cut into ``[CLS] ... [SEP]`` blocks of
@@ -25,7 +26,8 @@ that shifts them by one place -- removes the saddle; the model is still a standa
 init differs), and training is free to change those heads.
 
 ``load_course_bert(smoke=None, rebuild=False) -> (BertForMaskedLM, PreTrainedTokenizerFast)``
-returns the cached model from ``cache_dir("course-bert[-smoke]")``, building it when missing.
+returns the cached model from ``cache_dir("course-bert[-smoke]")``, building it when missing or
+when it was built with another config or corpus split (``CORPUS_SPLIT``).
 ``smoke=None`` follows ``NLP_COURSE_SMOKE``: the smoke model trains in well under a minute so CI
 can build it; the full one trains a few minutes on a 2-core CPU.
 """
@@ -36,6 +38,7 @@ import json
 import math
 import shutil
 import time
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,6 +103,9 @@ SMOKE = PretrainConfig(vocab_size=3000, hidden_size=64, num_layers=2, num_heads=
                        eval_every=60, eval_rows=256)
 
 
+CORPUS_SPLIT = "dedup + crc32 % 10"  # how course_corpus splits; a cached model built otherwise is rebuilt
+
+
 @torch.no_grad()
 def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: float = 0.1,
                      qk_scale: float = 2.0) -> BertForMaskedLM:
@@ -135,11 +141,36 @@ def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: fl
     return model
 
 
+def heldout_by_hash(text: str) -> bool:
+    """True for the ~10% of texts whose normalised content hashes to 0 mod 10 (the held-out side).
+
+    The side depends on the text alone (``zlib.crc32`` of ``diffusion.splits.normalise_text``),
+    not on its position in a list, so a document that occurs twice lands on one side both times,
+    and adding or removing other documents never moves it.
+    """
+    from nlp_course.diffusion.splits import normalise_text
+
+    return zlib.crc32(normalise_text(text).encode("utf-8")) % 10 == 0
+
+
 def course_corpus(max_dialogues: int | None = 2000) -> tuple[list[str], list[str]]:
-    """(train_docs, heldout_docs): every 10th document is held out (deterministic)."""
+    """(train_docs, heldout_docs): deduplicated, then split by content hash (``heldout_by_hash``).
+
+    Documents whose normalised text (casefolded, whitespace collapsed) was seen before are dropped
+    first -- the Lee corpus repeats a document -- so no held-out text is also a training text. Both
+    sides keep the corpus order: Wikipedia, then Lee news, then dialogues.
+    """
+    from nlp_course.diffusion.splits import normalise_text
+
     docs = data.wikipedia_articles() + data.lee_corpus()
     docs += [" ".join(turns) for turns in data.chitchat_dialogues(limit=max_dialogues)]
-    return [d for i, d in enumerate(docs) if i % 10], [d for i, d in enumerate(docs) if not i % 10]
+    seen, train, held = set(), [], []
+    for doc in docs:
+        key = normalise_text(doc)
+        if key and key not in seen:
+            seen.add(key)
+            (held if heldout_by_hash(doc) else train).append(doc)
+    return train, held
 
 
 def pack_sequences(docs: list[str], tokenizer, seq_len: int) -> torch.Tensor:
@@ -367,13 +398,23 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.to_hf().save_pretrained(tmp)  # safetensors + config.json: opens in the HF ecosystem
     tokenizer.save_pretrained(tmp)
-    summary = {"config": asdict(cfg), "log": log, "train_sequences": len(train_ids),
+    summary = {"config": asdict(cfg), "corpus_split": CORPUS_SPLIT, "log": log, "train_sequences": len(train_ids),
                "train_tokens": int(train_ids.numel()), "wall_seconds": time.perf_counter() - t0,
                "cpu_seconds": time.process_time() - cpu0, "torch_threads": torch.get_num_threads(),
                "parameters": sum(p.numel() for p in model.parameters())}
     (tmp / "pretrain_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     shutil.rmtree(folder / "final", ignore_errors=True)
     tmp.rename(folder / "final")
+
+
+def _built_with(final: Path, cfg: PretrainConfig) -> bool:
+    """Whether ``final`` holds a finished build of ``cfg`` under this version's corpus split."""
+    path = final / "pretrain_summary.json"
+    if not (final / "config.json").is_file() or not path.is_file():
+        return False
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return (summary.get("config") == json.loads(json.dumps(asdict(cfg)))
+            and summary.get("corpus_split") == CORPUS_SPLIT)
 
 
 def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress: bool = True,
@@ -393,9 +434,11 @@ def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress:
     if rebuild:
         shutil.rmtree(folder / "final", ignore_errors=True)
         shutil.rmtree(folder / "run", ignore_errors=True)
+    cfg = SMOKE if smoke else FULL
     with FileLock(str(folder / ".build.lock")):  # one builder at a time; others wait, then load
-        if not (folder / "final" / "config.json").is_file():
-            _build(SMOKE if smoke else FULL, folder, progress)
+        if not _built_with(folder / "final", cfg):
+            shutil.rmtree(folder / "run", ignore_errors=True)  # a stale run must not be resumed
+            _build(cfg, folder, progress)
     from transformers import BertForMaskedLM as HFBertForMaskedLM
 
     overrides = {} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}

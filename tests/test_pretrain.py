@@ -4,8 +4,11 @@ import torch.nn.functional as F
 from transformers import BertConfig
 
 from nlp_course.bert import BertForMaskedLM
+from nlp_course.diffusion.splits import normalise_text
 from nlp_course.masking import whole_word_mask, word_ids_from_pieces
 from nlp_course.pretrain import (
+    course_corpus,
+    heldout_by_hash,
     load_course_bert,
     masked_accuracy,
     masked_word_accuracy,
@@ -41,6 +44,18 @@ def test_pack_sequences_rows_are_cls_body_sep(tokenizer):
     assert body == stream[: len(body)]  # nothing lost or reordered
     with pytest.raises(ValueError, match="seq_len"):
         pack_sequences(TEXTS, tokenizer, 2)
+
+
+def test_course_corpus_deduplicates_then_splits_by_content():
+    train, held = course_corpus()  # the real offline corpus (parsing only, no tokenisation)
+    keys = [normalise_text(d) for d in train + held]
+    assert len(set(keys)) == len(keys)  # deduplicated: no text twice, so none on both sides
+    assert not {" ".join(d.lower().split()) for d in train} & {" ".join(d.lower().split()) for d in held}
+    assert 0.07 < len(held) / len(keys) < 0.13  # ~10% held out
+    waugh = [d for d in train + held if d.startswith("Australian cricket captain Steve Waugh")]
+    assert len(waugh) == 1  # the Lee corpus holds this document twice
+    assert all(heldout_by_hash(d) for d in held) and not any(heldout_by_hash(d) for d in train)
+    assert heldout_by_hash(held[0].upper() + "  ") and not heldout_by_hash(train[0].upper())  # content, not case
 
 
 def test_spread_rows_samples_first_to_last_evenly():
