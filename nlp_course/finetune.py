@@ -13,8 +13,8 @@ Three ways to use a pretrained encoder for classification:
 Pretraining pays where labels are few, which one small test set cannot show; *learning curves*
 can: a task built by ``source_sentences`` (which corpus did a held-out sentence come from?
 documents split between train and test, never sentences of one document on both sides) and
-``balanced_subset`` draws of 25 ... 200 labelled sentences, several seeds each. (Notebook 08 does
-not run these curves yet: they need the full course BERT and a few CPU-minutes.)
+``balanced_subset`` draws of 25 ... 200 labelled sentences, several seeds each
+(``nlp_course.transfer`` runs them).
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def source_sentences(docs_by_source: dict[str, list[str]], test_share: float = 0
     Each source's documents are shuffled (``seed``) and the first ``test_share`` of them go to
     the test side. Sentences (``nlp_course.nsp.split_sentences``) of ``min_words``..``max_words``
     words are deduplicated over all sources *before* the split, so no sentence is on both sides.
-    Returns ``{"train": (sentences, labels), "test": (sentences, labels)}``; label i = the i-th
-    key of ``docs_by_source``.
+    Returns ``{"train": (sentences, labels, docs), "test": (sentences, labels, docs)}``; label i =
+    the i-th key of ``docs_by_source``; ``docs`` names each sentence's document as ``"source/index"``.
     """
     from nlp_course.nsp import split_sentences
 
@@ -122,8 +122,8 @@ def source_sentences(docs_by_source: dict[str, list[str]], test_share: float = 0
     if not 0.0 < test_share < 1.0:
         raise ValueError(f"test_share must be in (0, 1), got {test_share}")
     rng, seen = random.Random(seed), set()
-    out = {"train": ([], []), "test": ([], [])}
-    for label, docs in enumerate(docs_by_source.values()):
+    out = {"train": ([], [], []), "test": ([], [], [])}
+    for label, (source, docs) in enumerate(docs_by_source.items()):
         if len(docs) < 2:
             raise ValueError("every source needs at least two documents (one for each side)")
         order = list(range(len(docs)))
@@ -136,6 +136,7 @@ def source_sentences(docs_by_source: dict[str, list[str]], test_share: float = 0
                     seen.add(sent.lower())
                     side[0].append(sent)
                     side[1].append(label)
+                    side[2].append(f"{source}/{d}")
     return out
 
 

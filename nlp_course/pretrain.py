@@ -120,25 +120,42 @@ def seed_local_heads(model: BertForMaskedLM, offsets=(1, -1), position_scale: fl
     Offset +1 is a previous-token head, -1 a next-token head. Returns ``model``.
     """
     cfg = model.config
-    C, H = cfg.hidden_size, cfg.num_attention_heads
-    d = C // H
-    if not 1 <= len(offsets) <= H or not all(isinstance(o, int) and o != 0 for o in offsets):
-        raise ValueError(f"offsets must be 1..{H} non-zero ints (one per head), got {offsets!r}")
+    local_attention_init(model.bert.layers[0].self_attn.in_proj_weight, cfg.num_attention_heads, offsets, qk_scale)
+    table = position_sinusoids(cfg.max_position_embeddings, cfg.hidden_size, cfg.num_attention_heads, position_scale)
+    model.bert.embeddings.position_embeddings.weight.copy_(table)
+    return model
+
+
+def position_sinusoids(length: int, width: int, num_heads: int, position_scale: float = 0.1) -> torch.Tensor:
+    """(length, width) position table: sinusoids (std ``position_scale``) in the first head's
+    ``d = width / num_heads`` features, zeros elsewhere; the part of ``seed_local_heads`` that
+    writes positions (``variants.seed_albert_local_heads`` reuses it)."""
+    d = width // num_heads
     if d % 2:
         raise ValueError(f"head size {d} must be even to hold (sin, cos) pairs")
-    base = 10000.0 ** (d / C)  # frequencies of the first d/2 pairs of the (T, C) table
-    pe = sinusoidal_encoding(cfg.max_position_embeddings, d, base=base)  # (T, d)
-    table = torch.zeros(cfg.max_position_embeddings, C)
+    pe = sinusoidal_encoding(length, d, base=10000.0 ** (d / width))  # (T, d): the first d/2 pairs of (T, width)
+    table = torch.zeros(length, width)
     table[:, :d] = pe * (position_scale / pe.std())
-    model.bert.embeddings.position_embeddings.weight.copy_(table)
-    w = model.bert.layers[0].self_attn.in_proj_weight  # (3C, C): rows of W_Q, W_K, W_V
+    return table
+
+
+@torch.no_grad()
+def local_attention_init(in_proj_weight: torch.Tensor, num_heads: int, offsets=(1, -1), qk_scale: float = 2.0) -> None:
+    """Set W_Q, W_K of heads 0..len(offsets)-1 in a (3C, C) ``in_proj_weight`` (in place) so head h
+    attends from i to i - ``offsets[h]``, reading the sinusoids of ``position_sinusoids``."""
+    C = in_proj_weight.shape[1]
+    d = C // num_heads
+    if not 1 <= len(offsets) <= num_heads or not all(isinstance(o, int) and o != 0 for o in offsets):
+        raise ValueError(f"offsets must be 1..{num_heads} non-zero ints (one per head), got {offsets!r}")
+    if d % 2:
+        raise ValueError(f"head size {d} must be even to hold (sin, cos) pairs")
+    base = 10000.0 ** (d / C)
     for h, offset in enumerate(offsets):
         rows = slice(h * d, (h + 1) * d)
-        w[rows].zero_()
-        w[rows, :d] = qk_scale * torch.eye(d)
-        w[C:][rows].zero_()
-        w[C:][rows, :d] = qk_scale * sinusoidal_shift(offset, d, base=base)  # k_j ~ PE[j + offset]
-    return model
+        in_proj_weight[rows].zero_()
+        in_proj_weight[rows, :d] = qk_scale * torch.eye(d)
+        in_proj_weight[C:][rows].zero_()
+        in_proj_weight[C:][rows, :d] = qk_scale * sinusoidal_shift(offset, d, base=base)  # k_j ~ PE[j + offset]
 
 
 def heldout_by_hash(text: str) -> bool:

@@ -14,7 +14,8 @@ Taught in notebook 08 (seed 001: RoBERTa, DistilBERT, ALBERT, DeBERTa).
   --alpha_mlm 2.0 --alpha_cos 1.0`` in Hugging Face's ``research_projects/distillation``), i.e.
   ``alpha = 5/7`` and ``cosine = 1/7`` of the same total.
 - ALBERT (Lan et al. 2020): factorised embeddings (V x E then E x H, with E << H) and ONE
-  encoder layer shared by all depths: ``AlbertMaskedLM``; ``count_parameters`` shows the saving.
+  encoder layer shared by all depths: ``AlbertMaskedLM``; ``count_parameters`` shows the saving;
+  ``seed_albert_local_heads`` gives it the course BERT's local-head initialisation.
 - DeBERTa (He et al. 2021): disentangled attention -- content and relative position have
   separate vectors, and the score adds content->content, content->position and
   position->content terms, scaled by 1/sqrt(3d): ``DisentangledSelfAttention``.
@@ -108,6 +109,33 @@ class AlbertMaskedLM(nn.Module):
         logits = e @ self.word.weight.T + self.bias  # (B, T, V)
         loss = None if labels is None else F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         return MaskedLMOutput(loss=loss, logits=logits)
+
+
+@torch.no_grad()
+def seed_albert_local_heads(model: AlbertMaskedLM, offsets=(1, -1), position_ratio: float = 5.0,
+                            qk_scale: float = 2.0) -> AlbertMaskedLM:
+    """``pretrain.seed_local_heads`` for ``AlbertMaskedLM`` (in place; returns ``model``).
+
+    The sinusoids go into the first ``d = H / heads`` of the E position features, with
+    ``position_ratio`` times the word embeddings' std (BERT's 0.1 vs 0.02), the up-projection
+    copies those d features unchanged into the first d hidden features (identity block, zero bias
+    there), and the shared layer's heads get the previous/next-token W_Q, W_K -- at every depth,
+    since ALBERT has one layer. Needs ``d <= E``.
+    """
+    from nlp_course.pretrain import local_attention_init, position_sinusoids
+
+    H, E = model.up.out_features, model.up.in_features
+    heads = model.layer.self_attn.num_heads
+    d = H // heads
+    if d > E:
+        raise ValueError(f"head size {d} must be <= embedding_size {E} to carry the position features")
+    local_attention_init(model.layer.self_attn.in_proj_weight, heads, offsets, qk_scale)
+    scale = position_ratio * float(model.word.weight.std())
+    model.pos.weight.copy_(position_sinusoids(model.max_len, H, heads, scale)[:, :E])  # (T, E)
+    model.up.weight[:d].zero_()
+    model.up.weight[:d, :d] = torch.eye(d)
+    model.up.bias[:d].zero_()
+    return model
 
 
 class DisentangledSelfAttention(nn.Module):

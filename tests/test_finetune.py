@@ -71,8 +71,10 @@ def test_source_sentences_split_by_document_without_shared_sentences():
     docs = {"a": [f"doc {d} of a says hello world. the same line in every doc here." for d in range(6)],
             "b": [f"doc {d} of b says good bye now. another line only b docs have." for d in range(4)]}
     task = source_sentences(docs, test_share=0.5, seed=1)
-    (tr, ytr), (te, yte) = task["train"], task["test"]
+    (tr, ytr, dtr), (te, yte, dte) = task["train"], task["test"]
     assert not set(tr) & set(te)  # deduplicated before the split
+    assert not set(dtr) & set(dte) and len(dtr) == len(tr)  # split by document
+    assert all(d.startswith("a/") == (y == 0) for d, y in zip(dtr + dte, ytr + yte))
     doc_of = lambda s: s.split(" says")[0]  # noqa: E731
     assert not {doc_of(s) for s in tr if "says" in s} & {doc_of(s) for s in te if "says" in s}
     assert sorted(set(ytr)) == sorted(set(yte)) == [0, 1]

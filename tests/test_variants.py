@@ -12,6 +12,7 @@ from nlp_course.variants import (
     count_parameters,
     distillation_loss,
     hidden_cosine_loss,
+    seed_albert_local_heads,
 )
 
 
@@ -53,6 +54,26 @@ def test_albert_factorisation_and_sharing_save_parameters():
     assert out.logits.shape == (2, 10, V) and out.loss.item() > 0
     out.loss.backward()
     assert albert.layer.linear1.weight.grad is not None
+
+
+def test_seeded_albert_heads_attend_to_the_previous_and_next_token():
+    torch.manual_seed(0)
+    albert = AlbertMaskedLM(300, 32, 64, 2, 4, 128, 48, dropout=0.0).eval()  # head size 16 < E
+    x = torch.randint(5, 300, (4, 48))
+
+    def first_layer_attention(model):  # (B, H, T, T) of the shared layer's first application
+        with torch.no_grad():
+            h = model.up(model.norm(model.word(x) + model.pos(torch.arange(48))))  # (B, T, H)
+            return model.layer.self_attn(h, h, h, need_weights=True)[1]
+
+    i = torch.arange(1, 47)
+    plain = first_layer_attention(albert)
+    seeded = first_layer_attention(seed_albert_local_heads(albert))
+    assert seeded[:, 0, i, i - 1].mean() > 0.8 and seeded[:, 1, i, i + 1].mean() > 0.8  # previous / next token
+    assert plain[:, 0, i, i - 1].mean() < 0.1  # standard init: about uniform (1/48)
+    assert albert(x).logits.shape == (4, 48, 300)
+    with pytest.raises(ValueError, match="embedding_size"):
+        seed_albert_local_heads(AlbertMaskedLM(300, 16, 64, 2, 2, 128, 48))  # head size 32 > E = 16
 
 
 def test_disentangled_attention_without_positions_is_scaled_dot_product():
