@@ -166,3 +166,42 @@ def test_load_finished_gives_the_main_model_and_held_out_examples(smoke, tmp_pat
     assert model.get_input_embeddings().weight.shape[0] == len(tok)
     with pytest.raises(FileNotFoundError, match="not a study folder"):
         runner.load_finished(tmp_path)
+
+
+def test_dense_and_sparse_pretraining_losses_are_equal(tiny):
+    """The GPU (dense) and CPU (sparse) masked-LM losses: same value, same gradients."""
+    from nlp_course.diffusion.study.pretrain import mlm_loss_fn
+
+    model, tok = tiny
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, len(tok), (3, 12), generator=g)  # (B, T)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "target_mask": torch.ones_like(ids, dtype=torch.bool)}
+    values, grads = [], []
+    for dense in (False, True):
+        model.zero_grad()
+        loss, stats = mlm_loss_fn(tok, 0.3, dense=dense)(model, batch, torch.Generator().manual_seed(1))
+        loss.backward()
+        values.append(loss.detach())
+        grads.append(model.get_input_embeddings().weight.grad.clone())
+        assert isinstance(stats["n_masked"], torch.Tensor) and int(stats["n_masked"]) > 0
+    torch.testing.assert_close(values[0], values[1])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_gpu_preset_weights_fit_the_files_left_beside_the_results():
+    """The lent GPU returns <= 8 files of <= 16 MiB: six results + the fp16 BERT must fit."""
+    from transformers import BertConfig
+
+    from nlp_course.bert import BertForMaskedLM
+    from nlp_course.diffusion.study.gpu import MAX_FILES, SHARD_BUDGET, TIED, pack_shards
+
+    gpu = presets.get_preset("gpu")
+    with torch.device("meta"):  # shapes only, no memory
+        bert = BertForMaskedLM(BertConfig(vocab_size=gpu["vocab_size"] + 16, **gpu["model"]))  # + chat markers
+    sizes = {k: v.numel() * 2 for k, v in bert.state_dict().items() if k not in TIED}
+    plan = pack_shards(sizes)
+    assert len(plan) <= MAX_FILES - 6, f"{sum(sizes.values()) / 2**20:.1f} MiB needs {len(plan)} shards"
+    assert all(sum(sizes[k] for k in shard) <= SHARD_BUDGET for shard in plan)
+    assert [k for shard in plan for k in shard] == list(sizes)  # every tensor once, in order
+    with pytest.raises(ValueError, match="shard budget"):
+        pack_shards({"big": SHARD_BUDGET + 1})

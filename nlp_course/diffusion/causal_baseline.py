@@ -48,7 +48,7 @@ def causal_loss(model, batch: dict, generator=None) -> tuple[torch.Tensor, dict]
     logits = model(input_ids=ids, attention_mask=batch["attention_mask"]).logits[:, :-1]  # (B, T-1, V)
     labels = ids[:, 1:].masked_fill(~target[:, 1:], -100)  # (B, T-1)
     loss = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100)
-    return loss, {"n_tokens": int((labels != -100).sum())}
+    return loss, {"n_tokens": (labels != -100).sum()}  # a 0-dim tensor: no host sync in training
 
 
 @torch.no_grad()
@@ -76,8 +76,8 @@ def causal_nll(model, tokenizer, examples: list[dict], batch_size: int = 16, max
                  "target_mask": torch.tensor([[s for f, s in zip(r["fill"], r["score"]) if s or not f]
                                               + [False] * (width - len(x)) for r, x in zip(rows, seqs)])}  # (B, T)
         loss, stats = causal_loss(model, {k: v.to(device) for k, v in batch.items()})
-        nats += float(loss) * stats["n_tokens"]
-        n += stats["n_tokens"]
+        nats += float(loss) * int(stats["n_tokens"])
+        n += int(stats["n_tokens"])
     model.train(was_training)
     words = sum(c["words"] for c in canvases)
     nll = nats / max(n, 1)

@@ -104,7 +104,7 @@ class TrainConfig:
 def diffusion_loss(model, batch: dict, mask_id: int, generator: torch.Generator | None = None,
                    schedule: str = "linear", t_sampling: str = "stratified", eps: float = 1e-3,
                    t: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-    """ELBO loss of a batch from ``DiffusionCollator``; returns ``(loss, stats)``."""
+    """ELBO loss of a batch from ``DiffusionCollator``; returns ``(loss, stats)`` (0-dim tensors)."""
     B = batch["input_ids"].shape[0]
     if t is None:
         t = sample_t(B, generator, t_sampling, eps)  # (B,)
@@ -119,9 +119,9 @@ def diffusion_loss(model, batch: dict, mask_id: int, generator: torch.Generator 
     with torch.no_grad():
         hits = (logits.argmax(-1) == batch["input_ids"]) & masked
         n_masked = masked.sum()
-        stats = {"masked_acc": (hits.sum() / n_masked.clamp(min=1)).item(),
-                 "masked_ce": ((ce * masked).sum() / n_masked.clamp(min=1)).item(),
-                 "n_masked": int(n_masked)}
+        stats = {"masked_acc": hits.sum() / n_masked.clamp(min=1),  # 0-dim tensors: no host sync
+                 "masked_ce": (ce * masked).sum() / n_masked.clamp(min=1),
+                 "n_masked": n_masked}
     return loss, stats
 
 
@@ -169,7 +169,9 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
     ``resume=False`` the folder's checkpoints are moved to ``superseded/<run id>/`` first.
     ``stop_after`` stops after that many optimizer steps of this call (a simulated kill: no
     final checkpoint). ``loss_fn(model, batch, generator) -> (loss, stats)`` defaults to the
-    diffusion loss.
+    diffusion loss; ``stats`` values may be numbers or 0-dim tensors. The loop reads numbers back
+    from the device (``float``) only at logged, saved or last steps, so a GPU is never stalled by a
+    per-step host sync; a non-finite loss is caught there, before anything is saved.
     """
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
@@ -230,29 +232,36 @@ def train(model, tokenizer, examples: list[dict], config: TrainConfig | None = N
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 loss, stats = loss_fn(model, batch, g)
             (loss / config.grad_accum).backward()
-            for k, v in {"loss": loss.item(), **stats}.items():
+            for k, v in {"loss": loss.detach(), **stats}.items():  # tensors stay on the device
                 totals[k] = totals.get(k, 0.0) + v / config.grad_accum
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
         optimizer.step()
         scheduler.step()
         step += 1
         done_here += 1
-        loss_value = totals["loss"]
         bar.update(1)
+        logging_ = step % config.log_every == 0 or step == config.max_steps
+        saving = out_dir is not None and (step == config.max_steps or bool(config.save_every)
+                                          and step % config.save_every == 0)
+        stopping = stop_after is not None and done_here >= stop_after
+        if not (logging_ or saving or stopping):
+            continue  # no host sync between logged steps: a GPU queues the next step meanwhile
+        totals = {k: float(v) for k, v in totals.items()}  # the one sync of this step
+        loss_value = totals["loss"]
         bar.set_postfix(loss=f"{loss_value:.4f}")
-        if step % config.log_every == 0 or step == config.max_steps:
+        if logging_:
             row = {"step": step, "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                    **{k: round(v, 6) for k, v in sorted(totals.items())}}
             history.append(row)
             if out_dir is not None:
                 with (out_dir / "metrics.jsonl").open("a") as f:
                     f.write(_jsonl_row(row))
-        if not math.isfinite(loss_value):
+        if not math.isfinite(loss_value):  # NaN weights stay NaN: caught at the next sync, before any save
             raise FloatingPointError(f"loss became {loss_value} at step {step}: lower lr?")
-        if out_dir is not None and (step == config.max_steps or config.save_every and step % config.save_every == 0):
+        if saving:
             save_checkpoint(out_dir, step, model, optimizer, scheduler, {**meta, "loss": loss_value},
                             config.keep_checkpoints, run_id=run_id)
-        if stop_after is not None and done_here >= stop_after:
+        if stopping:
             bar.close()
             return {"step": step, "loss": loss_value, "history": history}
     bar.close()

@@ -58,6 +58,25 @@ def _bench(module, argv: list[str], path: Path) -> float:
     return time.perf_counter() - t0
 
 
+TIED = ("cls.decoder.weight",)  # the MLM decoder IS the word-embedding matrix: stored once
+SHARD_BUDGET = MAX_FILE_BYTES - 2 * 2**20  # room for the header (config + tokenizer in shard 1)
+
+
+def pack_shards(sizes: dict[str, int], budget: int = SHARD_BUDGET) -> list[list[str]]:
+    """Tensor names per shard, in order, each shard at most ``budget`` bytes (greedy); a tensor
+    larger than ``budget`` raises, since no shard could hold it."""
+    shards, cur, size = [], [], 0
+    for name, n in sizes.items():
+        if n > budget:
+            raise ValueError(f"tensor {name!r} is {n / 2**20:.1f} MiB, over the {budget / 2**20:.1f} MiB shard budget")
+        if cur and size + n > budget:
+            shards.append(cur)
+            cur, size = [], 0
+        cur.append(name)
+        size += n
+    return shards + [cur] if cur else shards
+
+
 def export_bert_shards(work: Path, out: Path, files_left: int) -> dict:
     """The pretrained course BERT as fp16 safetensors shards of <= 16 MiB in ``out``, if at most
     ``files_left`` shards hold it; else nothing is written and the reason is returned."""
@@ -65,22 +84,17 @@ def export_bert_shards(work: Path, out: Path, files_left: int) -> dict:
 
     study = open_study(work, device="cpu")
     bert = pretrain.models(study)["mlm"]
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in bert.state_dict().items()}
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in bert.state_dict().items() if k not in TIED}
     total = sum(v.numel() * v.element_size() for v in state.values())
-    budget = MAX_FILE_BYTES - 2 * 2**20  # room for the header (config + tokenizer in shard 1)
-    shards, cur, size = [], {}, 0
-    for k, v in state.items():
-        n = v.numel() * v.element_size()
-        if cur and size + n > budget:
-            shards.append(cur)
-            cur, size = {}, 0
-        cur[k] = v
-        size += n
-    shards.append(cur)
-    if len(shards) > files_left or max(sum(v.numel() * v.element_size() for v in s.values()) for s in shards) > budget:
-        return {"written": False, "mib": round(total / 2**20, 1), "shards_needed": len(shards),
-                "reason": f"{total / 2**20:.1f} MiB in fp16 needs {len(shards)} shards of <= 16 MiB; "
+    try:
+        plan = pack_shards({k: v.numel() * v.element_size() for k, v in state.items()})
+    except ValueError as e:  # the study's results are already written: report, don't raise
+        return {"written": False, "mib": round(total / 2**20, 1), "reason": str(e)}
+    if len(plan) > files_left:
+        return {"written": False, "mib": round(total / 2**20, 1), "shards_needed": len(plan),
+                "reason": f"{total / 2**20:.1f} MiB in fp16 needs {len(plan)} shards of <= 16 MiB; "
                           f"only {files_left} of the {MAX_FILES} files are left"}
+    shards = [{k: state[k] for k in names} for names in plan]
     tok = corpus.load(study)["tokenizer"]
     meta = {"model": json.dumps(study.P["model"]), "preset": study.preset,
             "tokenizer": tok.backend_tokenizer.to_str(), "specials": json.dumps(tok.special_tokens_map)}
@@ -111,7 +125,9 @@ def load_bert_shards(folder) -> tuple:
     tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(meta["tokenizer"]),
                                   **json.loads(meta["specials"]))
     bert = new_bert(tok, json.loads(meta["model"]), seed=0)
-    bert.load_state_dict(state)
+    missing, unexpected = bert.load_state_dict(state, strict=False)
+    if unexpected or set(missing) - set(TIED):  # the tied decoder comes with the word embeddings
+        raise ValueError(f"{str(folder)!r}: shards do not match the model (missing {missing}, unexpected {unexpected})")
     return bert.eval(), tok
 
 

@@ -6,7 +6,9 @@ The BERT is the course's own ``nlp_course.bert.BertForMaskedLM`` with ``seed_loc
 init that lifts small MLMs off the "predict *the* everywhere" saddle; chapter 08). Its loss is
 masked LM at one fixed masking rate ``mask_t`` -- one step of the diffusion forward process (every
 masked token becomes [MASK], no 80/10/10) -- scored with ``pretrain.sparse_mlm_loss``, which
-projects to the vocabulary only at the masked positions (the same loss, ~2x faster on a CPU). The causal twin (``causal_baseline.causal_twin``: the
+projects to the vocabulary only at the masked positions (the same loss, ~2x faster on a CPU; on a
+GPU the dense loss is used instead, because selecting the masked positions makes the host wait for
+the device every step). The causal twin (``causal_baseline.causal_twin``: the
 same widths and depth, a causal mask) learns next-token prediction on the very same windows for
 the same steps, batch and length -- equal tokens, equal ~6ND FLOPs. Both fit the stage's time
 share (``fit.plan_rows``). With the preset's ``export_hf`` the pretrained BERT is also written as a
@@ -16,6 +18,7 @@ Hugging Face folder, ``<out>/pretrain/hf``, which ``models.load_mlm`` and every 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from transformers import BertConfig
 from transformers.utils import logging as hf_logging
 
@@ -35,15 +38,26 @@ def new_bert(tokenizer, dims: dict, seed: int):
     return seed_local_heads(BertForMaskedLM(cfg))
 
 
-def mlm_loss_fn(tokenizer, mask_t: float):
-    """BERT's masked LM: the forward process at the fixed time ``t = mask_t``, CE at masked tokens."""
+def dense_mlm_loss(model, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``sparse_mlm_loss`` without selecting rows: all (B, T, V) logits, -100 labels ignored."""
+    logits = model.cls(model.bert(input_ids).last_hidden_state)  # (B, T, V)
+    return F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100)
+
+
+def mlm_loss_fn(tokenizer, mask_t: float, dense: bool | None = None):
+    """BERT's masked LM: the forward process at the fixed time ``t = mask_t``, CE at masked tokens.
+
+    ``dense=None`` picks the dense loss on CUDA and the sparse one elsewhere (equal values).
+    """
     mask_id = find_mask_id(tokenizer)
 
     def loss(model, batch, generator):
         t = torch.full((batch["input_ids"].shape[0],), float(mask_t))  # (B,)
         noisy = add_noise(batch, t, mask_id, "linear", generator)
         labels = batch["input_ids"].masked_fill(~noisy["masked"], -100)  # (B, T)
-        return sparse_mlm_loss(model, noisy["noisy_ids"], labels), {"n_masked": int(noisy["masked"].sum())}
+        use_dense = labels.is_cuda if dense is None else dense
+        value = (dense_mlm_loss if use_dense else sparse_mlm_loss)(model, noisy["noisy_ids"], labels)
+        return value, {"n_masked": noisy["masked"].sum()}
 
     return loss
 
