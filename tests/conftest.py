@@ -7,6 +7,10 @@ contended 2-core CI box must not fail on wall time). Set ``HYPOTHESIS_PROFILE=ex
 search new random examples locally (and keep failures in ``.hypothesis/``); pin what it finds
 with ``@example``.
 
+Under ``pytest -n 2`` (pytest-xdist, the README's test command) each worker and every notebook
+kernel it starts run torch on one thread: two workers share the two cores instead of four
+threads fighting over them (``pytest_configure`` below).
+
 Every test also starts from seeded ``random``/NumPy/torch generators (``seeded`` below), so a
 bare ``torch.randn`` in a test draws the same numbers whichever tests ran before it.
 """
@@ -23,6 +27,13 @@ settings.register_profile("repeatable", derandomize=True, database=None, deadlin
                           print_blob=True)
 settings.register_profile("explore", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # set in each xdist worker, not in a plain run
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ[var] = "1"  # inherited by the nbval kernels this worker starts
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ Used for the English-vs-Russian fertility comparison. Taught in notebook 03.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -26,8 +27,10 @@ def gpt2_folder() -> Path:
     folder = cache_dir("gpt2_tokenizer")
     for name, target in (("encoder.json", "vocab.json"), ("vocab.bpe", "merges.txt")):
         if not (folder / target).exists():
-            with resources.as_file(src / name) as path:
-                shutil.copyfile(path, folder / target)
+            tmp = folder / f".{target}.{os.getpid()}.tmp"  # copy, then rename: a reader in another
+            with resources.as_file(src / name) as path:  # process never sees half a file
+                shutil.copyfile(path, tmp)
+            os.replace(tmp, folder / target)
     return folder
 
 
