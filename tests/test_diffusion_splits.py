@@ -103,6 +103,10 @@ def test_split_by_item_dedup_and_held_side_drops(tmp_path, tok):
     held_words = {tok.decode(e["input_ids"], skip_special_tokens=True).split()[1] for e in split.held}
     assert len(held_words) == 6 and not train_words & held_words  # one example per held item, items apart
     assert 2 * rep["train_items"] <= len(split.train) <= 3 * rep["train_items"]  # total=None: each once
+    # the raw training-side text (pretraining material for the gpu preset): whole training items, no held one
+    text_words = {t.split()[1] for t in split.train_texts}
+    assert len(split.train_texts) == rep["train_items_used"] and text_words == train_words
+    assert not text_words & held_words and all(t.count("\n") == 5 for t in split.train_texts)
     drops = 0
     for seed in range(4):  # a held item gives a random turn; "fine" (in training) is never kept
         split = split_examples(tok, path, 48, held_out=6, total=None, seed=seed)

@@ -205,3 +205,22 @@ def test_gpu_preset_weights_fit_the_files_left_beside_the_results():
     assert [k for shard in plan for k in shard] == list(sizes)  # every tensor once, in order
     with pytest.raises(ValueError, match="shard budget"):
         pack_shards({"big": SHARD_BUDGET + 1})
+
+
+def test_dialogue_pretraining_text_adds_the_training_side_only():
+    """``text.dialogues`` (the gpu preset) pretrains on the SFT split's training items as well."""
+    from nlp_course.diffusion.study import corpus
+
+    P = presets.get_preset("smoke")
+    base = corpus.build_data(P)
+    P["text"]["dialogues"] = True
+    more = corpus.build_data(P)
+    split = more["split"]
+    assert more["report"]["pretrain_dialogues"] == len(split.train_texts) > 0 and base["report"]["pretrain_dialogues"] == 0
+    assert split.held == base["split"].held and split.train == base["split"].train  # the split itself is unchanged
+    tok = more["tokenizer"]
+    extra = corpus.text_windows(tok, split.train_texts, P["pretrain"]["max_length"])
+    n_base, n_extra = base["windows"].shape[0], extra.shape[0]
+    assert n_base + n_extra <= more["windows"].shape[0] <= n_base + n_extra + 1  # one stream, packed
+    assert torch.equal(more["windows"][:n_base - 1], base["windows"][:n_base - 1])  # prose first, unchanged
+    assert presets.get_preset("gpu")["text"]["dialogues"] is True

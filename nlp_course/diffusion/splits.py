@@ -73,11 +73,14 @@ def normalise_text(s: str) -> str:
 
 @dataclass
 class SplitResult:
-    """``train``/``held``: collator examples ``{"input_ids", "target"}``; ``report``: see ``split_examples``."""
+    """``train``/``held``: collator examples ``{"input_ids", "target"}``; ``report``: see ``split_examples``;
+    ``train_texts``: the raw text of every training-side dialogue item the training pool was made from
+    (turns joined by newlines; FIM sources give none) -- safe to pretrain on, never a held-out item."""
 
     train: list[dict]
     held: list[dict]
     report: dict = field(default_factory=dict)
+    train_texts: list[str] = field(default_factory=list)
 
 
 def _texts(tokenizer, seqs: list[tuple], cache: dict) -> dict[tuple, str]:
@@ -284,4 +287,6 @@ def split_examples(tokenizer, spec, max_length: int, held_out: int, total: int |
             "train_pool_examples": len(pool), "train_examples": len(pool) if total is None else n_mix,
             "held_items": n_held, "held_examples": k, "held_candidates_dropped": n_drop}
     report["overlap"] = overlap(train, held, tokenizer, cache)
-    return SplitResult(train, held, report)
+    texts = ["\n".join(m["content"] for m in s.items[i]) for s, n in zip(sources, used) if not s.fim
+             for i in range(s.reserve, s.reserve + n)]
+    return SplitResult(train, held, report, texts)

@@ -4,8 +4,8 @@ Taught in notebook 11.
 
 A GPU machine lent for a few minutes has torch/transformers/safetensors but none of the offline
 corpora (gensim's test data, chitchat, chatterbot). ``build_bundle`` runs the ``data`` stage's
-recipe (``corpus.prose_texts`` -> ``build_tokenizer`` -> ``text_windows``; ``splits.split_examples``
-for the clean SFT/held-out split) here, for the asked preset and always for ``smoke`` (the GPU
+recipe (``corpus.build_data``: prose -> tokenizer, the clean SFT/held-out split, packed pretraining
+windows) here, for the asked preset and always for ``smoke`` (the GPU
 command's 20-second check runs the same code on it), and writes per preset::
 
     <out>/<preset>/tokenizer/...          the WordPiece tokenizer (HF fast tokenizer files)
@@ -67,27 +67,16 @@ def unpack_examples(tensors: dict[str, torch.Tensor]) -> tuple[list[dict], list[
 
 
 def _build_preset(name: str, folder: Path) -> dict:
-    from ..splits import split_examples
-
     P = get_preset(name)
     t0 = time.perf_counter()
-    texts = corpus.prose_texts(P["text"])
-    tok = corpus.build_tokenizer(texts, P["vocab_size"], P["model"]["max_position_embeddings"])
-    tok.save_pretrained(str(folder / "tokenizer"))
-    windows = corpus.text_windows(tok, texts, P["pretrain"]["max_length"])
-    save_file({"windows": windows.contiguous()}, str(folder / "windows.safetensors"))
-    with corpus.frozen_vocab(tok):
-        split = split_examples(tok, P["sft_data"], P["sft"]["max_length"], held_out=P["held_out"],
-                               total=P["num_examples"], seed=P["seed"], limit_per_source=P["limit_per_source"],
-                               max_turns=P["max_turns"])
+    d = corpus.build_data(P)
+    d["tokenizer"].save_pretrained(str(folder / "tokenizer"))
+    save_file({"windows": d["windows"].contiguous()}, str(folder / "windows.safetensors"))
+    split = d["split"]
     save_file(pack_examples(split.train, split.held), str(folder / "sft.safetensors"))
     prompts = [ex["input_ids"][: ex["target"].index(True)] for ex in split.held]
     (folder / "prompts.json").write_text(json.dumps(prompts), encoding="utf-8")
-    report = {"pretrain_docs": len(texts), "pretrain_words": sum(len(t.split()) for t in texts),
-              "pretrain_windows": int(windows.shape[0]), "pretrain_tokens": int(windows.numel()),
-              "vocab_size": len(tok), "sft_train": len(split.train), "held_out": len(split.held),
-              "split_report": split.report, "overlap": split.report["overlap"]}
-    return {"settings": data_settings(P), "report": report, "build_s": round(time.perf_counter() - t0, 2)}
+    return {"settings": data_settings(P), "report": d["report"], "build_s": round(time.perf_counter() - t0, 2)}
 
 
 def build_bundle(preset: str, out, max_bytes: int = MAX_BYTES) -> dict:

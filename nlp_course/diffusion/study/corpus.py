@@ -3,8 +3,10 @@
 Taught in notebook 11.
 
 - Pretraining text is English prose that ships in installed packages (Wikipedia articles, the Lee
-  news corpus, newsgroup posts; ``nlp_course.data``). No dialogue is in it, so no held-out answer
-  can leak through pretraining.
+  news corpus, newsgroup posts; ``nlp_course.data``). With the preset's ``text.dialogues`` (the
+  ``gpu`` preset: its model could read the prose ~200 times) the *training side* of the SFT split
+  is added -- the dialogue items the training pool was made from (``SplitResult.train_texts``), so
+  no held-out item ever reaches pretraining (a test checks it).
 - The tokenizer is the course's own WordPiece (notebook 03; deterministic, unlike the ``tokenizers``
   trainer, which breaks ties in hash order) trained on that prose, with the chat markers added.
 - ``text_windows`` packs the prose into ``[CLS] window [SEP]`` examples whose window is all target:
@@ -101,29 +103,40 @@ def window_examples(windows: torch.Tensor) -> list[dict]:
     return [{"input_ids": row, "target": target} for row in windows.tolist()]
 
 
-def run(study) -> dict:
-    """Build and save the tokenizer, windows and splits under ``<out>/data`` (or copy them from ``--bundle``)."""
+def build_data(P: dict) -> dict:
+    """A preset's data: ``{"tokenizer", "windows", "split", "report"}`` (the ``data`` stage and
+    ``bundle.py`` both call this one recipe). The tokenizer is trained on the prose only."""
     from ..splits import split_examples
 
+    texts = prose_texts(P["text"])
+    tok = build_tokenizer(texts, P["vocab_size"], P["model"]["max_position_embeddings"])
+    with frozen_vocab(tok):
+        split = split_examples(tok, P["sft_data"], P["sft"]["max_length"], held_out=P["held_out"],
+                               total=P["num_examples"], seed=P["seed"], limit_per_source=P["limit_per_source"],
+                               max_turns=P["max_turns"])
+    extra = split.train_texts if P["text"].get("dialogues") else []
+    windows = text_windows(tok, texts + extra, P["pretrain"]["max_length"])
+    report = {"pretrain_docs": len(texts), "pretrain_dialogues": len(extra),
+              "pretrain_words": sum(len(t.split()) for t in texts + extra),
+              "pretrain_windows": int(windows.shape[0]), "pretrain_tokens": int(windows.numel()),
+              "vocab_size": len(tok), "sft_train": len(split.train), "held_out": len(split.held),
+              "split_report": split.report, "overlap": split.report["overlap"]}
+    return {"tokenizer": tok, "windows": windows, "split": split, "report": report}
+
+
+def run(study) -> dict:
+    """Build and save the tokenizer, windows and splits under ``<out>/data`` (or copy them from ``--bundle``)."""
     P, folder = study.P, study.folder("data")
     if study.bundle is not None:  # prepared on a CPU (bundle.py): no corpus is read here
         from .bundle import install
 
         return install(study.bundle, study.preset, folder, P)
-    texts = prose_texts(P["text"])
-    tok = build_tokenizer(texts, P["vocab_size"], P["model"]["max_position_embeddings"])
-    tok.save_pretrained(str(folder / "tokenizer"))
-    windows = text_windows(tok, texts, P["pretrain"]["max_length"])
-    save_file({"windows": windows.contiguous()}, str(folder / "windows.safetensors"))
-    with frozen_vocab(tok):
-        split = split_examples(tok, P["sft_data"], P["sft"]["max_length"], held_out=P["held_out"],
-                               total=P["num_examples"], seed=P["seed"], limit_per_source=P["limit_per_source"],
-                               max_turns=P["max_turns"])
+    d = build_data(P)
+    d["tokenizer"].save_pretrained(str(folder / "tokenizer"))
+    save_file({"windows": d["windows"].contiguous()}, str(folder / "windows.safetensors"))
+    split = d["split"]
     (folder / "sft.json").write_text(json.dumps({"train": split.train, "held": split.held}), encoding="utf-8")
-    return {"pretrain_docs": len(texts), "pretrain_words": sum(len(t.split()) for t in texts),
-            "pretrain_windows": int(windows.shape[0]), "pretrain_tokens": int(windows.numel()),
-            "vocab_size": len(tok), "sft_train": len(split.train), "held_out": len(split.held),
-            "split_report": split.report, "overlap": split.report["overlap"]}
+    return d["report"]
 
 
 def load(study) -> dict:
