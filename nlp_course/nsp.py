@@ -231,7 +231,8 @@ def pair_scores(model: BertForPreTraining, tokenizer, pairs: dict, batch_size: i
 
 
 def nsp_ablation(config, tokenizer, train_docs: list[str], held_docs: list[str], heldout_rows: torch.Tensor,
-                 steps: int, seeds=(0, 1, 2), batch_size: int = 32, lr: float = 2e-3, init=None) -> dict:
+                 steps: int, seeds=(0, 1, 2), batch_size: int = 32, lr: float = 2e-3, init=None,
+                 mlm_probability: float = 0.15) -> dict:
     """RoBERTa's NSP ablation at small scale: three arms, equal steps, batches, masks and seeds.
 
     Arms: ``"pairs + NSP"`` (BERT), ``"pairs, no NSP loss"`` (same inputs, ``nsp_weight=0``) and
@@ -240,6 +241,7 @@ def nsp_ablation(config, tokenizer, train_docs: list[str], held_docs: list[str],
     ``set_seed(seed)`` and ``init(model)`` (e.g. ``seed_local_heads``). Returns, per arm, lists
     over seeds of ``text`` (``masked_accuracy`` on ``heldout_rows``), ``pairs`` (MLM accuracy on
     held-out pairs) and ``nsp`` (NSP accuracy on held-out pairs, about 0.5 for an untrained head).
+    ``mlm_probability`` is every arm's training mask rate (evaluation always masks 15%).
     """
     from nlp_course.pretrain import masked_accuracy, pack_sequences
     from nlp_course.utils import set_seed
@@ -261,7 +263,7 @@ def nsp_ablation(config, tokenizer, train_docs: list[str], held_docs: list[str],
             if init is not None:
                 init(model)
             pretrain_pairs(model, tokenizer, data, steps, batch_size, lr, warmup=max(1, steps // 10),
-                           nsp_weight=weight, seed=seed)
+                           nsp_weight=weight, mlm_probability=mlm_probability, seed=seed)
             scores = pair_scores(model, tokenizer, held)
             table[name]["text"].append(masked_accuracy(model, tokenizer, heldout_rows)["accuracy"])
             table[name]["pairs"].append(scores["mlm_accuracy"])

@@ -424,14 +424,18 @@ def _build(cfg: PretrainConfig, folder: Path, progress: bool) -> None:
     tmp.rename(folder / "final")
 
 
+def _build_key(cfg: PretrainConfig) -> dict:
+    """What a build depends on: the config and the corpus split (JSON-normalised)."""
+    return json.loads(json.dumps({"config": asdict(cfg), "corpus_split": CORPUS_SPLIT}))
+
+
 def _built_with(final: Path, cfg: PretrainConfig) -> bool:
     """Whether ``final`` holds a finished build of ``cfg`` under this version's corpus split."""
     path = final / "pretrain_summary.json"
     if not (final / "config.json").is_file() or not path.is_file():
         return False
     summary = json.loads(path.read_text(encoding="utf-8"))
-    return (summary.get("config") == json.loads(json.dumps(asdict(cfg)))
-            and summary.get("corpus_split") == CORPUS_SPLIT)
+    return {"config": summary.get("config"), "corpus_split": summary.get("corpus_split")} == _build_key(cfg)
 
 
 def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress: bool = True,
@@ -454,8 +458,12 @@ def load_course_bert(smoke: bool | None = None, rebuild: bool = False, progress:
     cfg = SMOKE if smoke else FULL
     with FileLock(str(folder / ".build.lock")):  # one builder at a time; others wait, then load
         if not _built_with(folder / "final", cfg):
-            shutil.rmtree(folder / "run", ignore_errors=True)  # a stale run must not be resumed
-            _build(cfg, folder, progress)
+            marker = folder / "run" / "build_config.json"
+            if not marker.is_file() or json.loads(marker.read_text(encoding="utf-8")) != _build_key(cfg):
+                shutil.rmtree(folder / "run", ignore_errors=True)  # a run of another config must not be resumed
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps(_build_key(cfg)), encoding="utf-8")
+            _build(cfg, folder, progress)  # resumes an interrupted run of this config
     from transformers import BertForMaskedLM as HFBertForMaskedLM
 
     overrides = {} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
