@@ -62,12 +62,18 @@ def test_study_json_is_complete(smoke):
     # says so (steps < planned, stopped_early) and its tokens count only the steps it trained
     sft_plan = rep["sft_plan"]
     for r in rep["table"]:
-        assert 0 < r["steps"] <= sft_plan["max_steps"]
-        assert r["tokens"] == r["steps"] * sft_plan["batch_size"] * sft_plan["max_length"]
+        saved = json.loads((out / "run" / "sft" / r["row"] / "row.json").read_text())
+        assert r["steps"] == saved["steps"] and saved["planned_steps"] == sft_plan["max_steps"]
+        assert saved["stopped_early"] == (r["steps"] < sft_plan["max_steps"])  # any shortfall is flagged
+        assert r["tokens"] == r["steps"] * sft_plan["batch_size"] * sft_plan["max_length"] > 0
+    if not any(r["steps"] < sft_plan["max_steps"] for r in rep["table"]):
+        assert len({(r["steps"], r["tokens"]) for r in rep["table"]}) == 1
     pre, pre_plan = rep["pretrain"]["rows"], rep["pretrain"]["plan"]
     for r in pre.values():
         assert r["planned_steps"] == pre_plan["max_steps"] and r["stopped_early"] == (r["steps"] < r["planned_steps"])
         assert r["tokens"] == r["steps"] * pre_plan["batch_size"] * pre_plan["max_length"] > 0
+    if not any(r["stopped_early"] for r in pre.values()):
+        assert pre["mlm"]["tokens"] == pre["causal"]["tokens"]
     assert by["diffusion-pretrained"]["params"] == by["diffusion-random"]["params"]
     for knob in ("temperature", "steps", "remasking"):
         assert [r["value"] for r in rep["sweeps"][knob]] == presets.PRESETS["smoke"]["sweep"][knob]
