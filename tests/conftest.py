@@ -70,3 +70,14 @@ def tiny():
     model, tok = tiny_random("bert", seed=0)
     add_chat_tokens(tok, model)
     return model.eval(), tok
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """A smoke study finished through its ``sft`` stage: the base every seed-002 experiment test
+    starts from (built once per test process: ~10 s)."""
+    from nlp_course.diffusion.study import run_study
+
+    out = tmp_path_factory.mktemp("smoke-study") / "run"
+    run_study("smoke", out, time_budget=8, device="cpu", until="sft", quiet=True)
+    return out
