@@ -1,7 +1,9 @@
 """``python -m nlp_course.diffusion.seed002 EXPERIMENT --base STUDY_DIR --output-dir DIR --results DIR``.
 
 Taught in notebook 11. Each experiment module has ``SIZES`` (``smoke`` for tests, ``laptop`` for
-the recorded run) and ``run(ex, size) -> dict``; the result is recorded with ``Experiment.record``.
+the recorded run) and ``run(ex, size) -> dict`` (JSON-able); the result is recorded with
+``Experiment.record`` as ``<results>/<name>.json``, and a module's optional ``plot(result, path)``
+draws ``<results>/<name>.png``.
 Errors print ``error: ...`` on stderr and exit with status 2.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from .base import Experiment
 
@@ -32,6 +35,8 @@ def run(name: str, base, out, results, size: str = "laptop", device: str = "auto
     ex = Experiment(name, base, out, device=device, quiet=quiet)
     result = {"size": size, "settings": mod.SIZES[size], **mod.run(ex, size)}
     ex.record(result, results, note)
+    if hasattr(mod, "plot"):
+        mod.plot(result, Path(results) / f"{name}.png")
     return result
 
 
