@@ -1,7 +1,8 @@
 """A tiny decoder-only GPT (GPT-2 layout) for characters, with a KV-cache ``generate``.
 
 Taught in notebook 07 (trained on chapter 06's character-level Wikipedia text and compared with
-a character n-gram model (chapter 04) and an LSTM (chapter 06) at matched parameter counts).
+a character n-gram model (chapter 04) and an LSTM (chapter 06) at matched parameter counts);
+``CharLSTM`` and ``random_batch`` are also chapter 06's own character language model and batcher.
 
 - ``GPT``: token embedding + learned positions -> ``n_layer`` pre-norm blocks -> final LayerNorm
   -> a head tied to the token embedding (GPT-2, Radford et al. 2019). Each block is the package's
@@ -179,7 +180,11 @@ def generate(model: GPT, ids: torch.Tensor, max_new_tokens: int, temperature: fl
 
 
 class CharLSTM(nn.Module):
-    """Chapter 06's character LSTM language model: forward(ids (B, T)) -> logits (B, T, V)."""
+    """Chapter 06's character LSTM language model: forward(ids (B, T)) -> logits (B, T, V).
+
+    ``forward(ids, state, return_state=True)`` also takes and returns the LSTM's (h, c), each
+    (layers, B, hidden), so sampling can carry the state and feed one new character at a time.
+    """
 
     def __init__(self, vocab_size: int, emb: int = 64, hidden: int = 176, layers: int = 1):
         super().__init__()
@@ -190,10 +195,11 @@ class CharLSTM(nn.Module):
         self.rnn = nn.LSTM(emb, hidden, layers, batch_first=True)  # fused; equals nlp_course.rnn.LSTM
         self.head = nn.Linear(hidden, vocab_size)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, state: tuple | None = None, return_state: bool = False):
         _check_ids(ids, self.vocab_size)
-        out, _ = self.rnn(self.emb(ids))  # (B, T, H)
-        return self.head(out)  # (B, T, V)
+        out, state = self.rnn(self.emb(ids), state)  # (B, T, H); state: (h, c), each (layers, B, H)
+        logits = self.head(out)  # (B, T, V)
+        return (logits, state) if return_state else logits
 
 
 def random_batch(ids: torch.Tensor, batch_size: int, block: int, gen: torch.Generator | None = None):

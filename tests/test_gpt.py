@@ -124,3 +124,20 @@ def test_random_batch_targets_are_shifted_inputs():
     x, y = random_batch(ids, 4, 10, torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 10)
     assert torch.equal(y, x + 1)
+
+
+def test_char_lstm_carried_state_equals_one_pass():
+    torch.manual_seed(0)
+    model = CharLSTM(7, emb=5, hidden=6, layers=2).double().eval()
+    ids = torch.randint(0, 7, (3, 12))
+    whole, (h, c) = model(ids, return_state=True)  # (B, T, V); (layers, B, H) each
+    assert h.shape == c.shape == (2, 3, 6)
+    torch.testing.assert_close(model(ids), whole, rtol=0, atol=0)  # default: logits only
+    first, state = model(ids[:, :5], return_state=True)
+    pieces = [first]
+    for t in range(5, 12):  # one character at a time, as sampling does
+        logits, state = model(ids[:, t:t + 1], state, return_state=True)
+        pieces.append(logits)
+    torch.testing.assert_close(torch.cat(pieces, 1), whole, rtol=0, atol=1e-12)
+    torch.testing.assert_close(state[0], h, rtol=0, atol=1e-12)
+    torch.testing.assert_close(state[1], c, rtol=0, atol=1e-12)
