@@ -5,7 +5,7 @@ import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
 from nlp_course.diffusion.chat import chat_ids
-from nlp_course.diffusion.edit import bridge, detox, edit, infill, rude_spans
+from nlp_course.diffusion.edit import bridge, detox, edit, fill_ids, infill, rude_spans
 from nlp_course.diffusion.sample import (
     check_blocks,
     cut_at_eos,
@@ -163,3 +163,14 @@ def test_edit_only_touches_spans(tiny):
     with pytest.raises(ValueError, match="not inside the text"):
         edit(model, tok, text, [(0, 999)])
     assert rude_spans("Shut up, you IDIOT") == [(0, 7), (13, 18)]
+
+
+def test_fill_ids_changes_only_the_fill_positions(tiny):
+    model, tok = tiny
+    ids = tok("def add(a, b): return a + b")["input_ids"]
+    fill_at = [i in (6, 7) for i in range(len(ids))]
+    out = fill_ids(model, tok, ids, fill_at, seed=0)
+    assert len(out) == len(ids) and all(o == i for o, i, f in zip(out, ids, fill_at) if not f)
+    assert tok.mask_token_id not in out
+    with pytest.raises(ValueError, match="same length"):
+        fill_ids(model, tok, ids, fill_at[:-1])

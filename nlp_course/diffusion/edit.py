@@ -2,6 +2,7 @@
 
 Taught in notebook 11.
 
+- ``fill_ids(model, tokenizer, ids, fill_at)``: the same on token ids (what the helpers build on).
 - ``infill(model, tokenizer, text)``: every ``[[n]]`` in ``text`` becomes ``n`` [MASK] tokens and
   is filled using the context on *both* sides (code fill-in-the-middle without FIM training
   tricks: a causal LM needs the prefix-suffix-middle reordering of Bavarian et al. 2022).
@@ -29,8 +30,13 @@ RUDE_WORDS = ("stupid", "idiot", "idiots", "dumb", "moron", "loser", "losers", "
               "hate", "useless", "pathetic", "jerk", "lazy", "worst")
 
 
-def _fill(model, tokenizer, ids: list[int], fill_at: list[bool], steps, block_length, seed, extra_banned=(),
-          **kw) -> list[int]:
+def fill_ids(model, tokenizer, ids: list[int], fill_at: list[bool], steps=None, block_length=None, seed: int = 0,
+             extra_banned=(), **kw) -> list[int]:
+    """Token-level core of the helpers below: re-mask ``ids`` where ``fill_at`` and regenerate those
+    positions from both sides (``steps``/``block_length`` default to one block, one token a step);
+    the other ids come back unchanged. ``kw`` goes to ``sample.diffuse`` (temperature, remasking)."""
+    if len(ids) != len(fill_at):
+        raise ValueError(f"ids and fill_at must have the same length, got {len(ids)} and {len(fill_at)}")
     limit = max_positions(model)
     if limit is not None and len(ids) > limit:
         raise ValueError(f"text is {len(ids)} tokens, over the model's maximum length {limit}")
@@ -73,7 +79,7 @@ def infill(model, tokenizer, text: str, steps: int | None = None, block_length: 
             fill_at += [False] * len(toks)
     if sep is not None:
         ids, fill_at = ids + [sep], fill_at + [False]
-    out = _fill(model, tokenizer, ids, fill_at, steps, block_length, seed, **kw)
+    out = fill_ids(model, tokenizer, ids, fill_at, steps, block_length, seed, **kw)
     if return_fills:
         return [tokenizer.decode(out[a:a + n], skip_special_tokens=True) for a, n in gaps]
     return tokenizer.decode(out, skip_special_tokens=True)
@@ -112,7 +118,7 @@ def edit(model, tokenizer, text: str, spans: list[tuple[int, int]], ban_original
     banned = {i for i, f in zip(ids, fill_at) if f} if ban_original else set()
     for w in RUDE_WORDS if ban_original else ():
         banned |= set(tokenizer(w, add_special_tokens=False, verbose=False)["input_ids"][:1])
-    out = _fill(model, tokenizer, ids, fill_at, steps, None, seed, extra_banned=sorted(banned), **kw)
+    out = fill_ids(model, tokenizer, ids, fill_at, steps, None, seed, extra_banned=sorted(banned), **kw)
     return tokenizer.decode(out, skip_special_tokens=True)
 
 
