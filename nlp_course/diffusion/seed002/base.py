@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 
 from ..models import max_positions
-from ..train import TrainConfig, train
 from ..study import compare, corpus, fit, pretrain
 from ..study.runner import hardware, open_study
+from ..train import TrainConfig, train
 
 __all__ = ["Experiment", "mean_std"]
 
@@ -76,7 +76,8 @@ class Experiment:
 
     def bert(self):
         """A fresh copy of the study's MLM-pretrained course BERT, in eval mode."""
-        return pretrain.models(self.base)["mlm"]
+        model = self.new_bert().to(self.device)
+        return fit.load_row(self.base, "pretrain", "mlm", model)
 
     # ---- training and scoring ----------------------------------------------------------------
     def sft_config(self, steps: int, seed: int, **override) -> TrainConfig:
