@@ -428,19 +428,22 @@ def plot(result: dict, path) -> None:
         ax[0].bar([i + 0.4 * j for i in range(len(names))], [rows[r][metric]["mean"] for r in names], 0.4,
                   yerr=[rows[r][metric]["std"] for r in names], capsize=3, label=metric.replace("_", " "))
     ax[0].set_xticks([i + 0.2 for i in range(len(names))], names, fontsize=8)
-    ax[0].set(title=f"Code FIM, {result['fim']['split']['items']} held-out functions (mean ± std over seeds)",
-              ylabel="share of items / tokens (0-1)", xlabel="model @ FIM SFT steps")
+    top = max(rows[r]["token_acc"]["mean"] + rows[r]["token_acc"]["std"] for r in names)
+    ax[0].set(title=f"Code FIM: {result['fim']['split']['items']} held-out functions (± std, seeds)",
+              ylabel="share of items / tokens (0-1)", xlabel="model @ FIM SFT steps", ylim=(0, max(0.05, 1.2 * top)))
     ax[0].legend()
     b = result["bridge"]
     if b["bridge_ppl"] is not None:
         keys = list(b["bridge_ppl"])
-        ax[1].bar(keys, [b["bridge_ppl"][k]["mean"] for k in keys], yerr=[b["bridge_ppl"][k]["std"] for k in keys],
+        ax[1].bar([k.replace("_", "\n") for k in keys], [b["bridge_ppl"][k]["mean"] for k in keys], yerr=[b["bridge_ppl"][k]["std"] for k in keys],
                   capsize=3)
         ax[1].set_yscale("log")
     ax[1].set(title=f"Bridging {b['items']} held-out documents ({b['gap']} tokens)", xlabel="span filled with",
               ylabel="judge perplexity of the span (log scale)")
     d = result["detox"]
     ax[2].bar(["listed words removed", "untouched words kept"], [d["removed_share"], d["kept_share"]])
-    ax[2].set(title=f"Detox edits, {d['items']} held-out sentences", ylabel="share (0-1)", ylim=(0, 1.05))
+    ppl = d["judge_ppl"]
+    judged = "" if ppl is None else f"\njudge ppl: rude {ppl['rude']:.0f}, edited {ppl['detoxed']:.0f}, clean {ppl['clean']:.0f}"
+    ax[2].set(title=f"Detox edits, {d['items']} held-out sentences{judged}", ylabel="share (0-1)", ylim=(0, 1.05))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
