@@ -40,8 +40,8 @@ SIZES = {
                           {"objective": "simcse", "lr": 1e-3, "head": "frozen"},
                           {"objective": "simcse", "lr": 1e-3, "head": "free"},
                           {"objective": "supervised", "lr": 1e-3, "head": "frozen"}],
-               "steps": [0, 50, 150, 400, 800], "batch_size": 32, "max_length": 64, "contrastive_dropout": 0.1,
-               "eval_rows": 256, "sft_steps": 400, "seeds": [0, 1, 2], "max_texts": 20000},
+               "steps": [0, 50, 150, 400], "batch_size": 32, "max_length": 64, "contrastive_dropout": 0.1,
+               "eval_rows": 256, "sft_steps": 300, "seeds": [0, 1, 2], "max_texts": 20000},
 }
 
 

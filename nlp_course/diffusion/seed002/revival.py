@@ -42,9 +42,11 @@ SIZES = {
     "smoke": {"revive_steps": 4, "head_steps": 2, "revive_lr": 1e-4, "revive_batch": 4, "revive_seq_len": 32,
               "revive_texts": 40, "sft_steps": 3, "sft_batch": 4, "seeds": [0], "eval_rows": 16,
               "held_limit": 4},
-    "laptop": {"revive_steps": 300, "head_steps": 300, "revive_lr": 1e-4, "revive_batch": 16, "revive_seq_len": 64,
-               "revive_texts": None, "sft_steps": 150, "sft_batch": 8, "seeds": [0, 1, 2], "eval_rows": 128,
-               "held_limit": 64},
+    # MiniLM is 15x the course BERT and its SFT loss projects onto 30K words: ~1.5 s a step on 2 cores,
+    # so the laptop run is small (2 seeds, 48 matched answers) to stay near 15 minutes
+    "laptop": {"revive_steps": 150, "head_steps": 100, "revive_lr": 1e-4, "revive_batch": 16, "revive_seq_len": 64,
+               "revive_texts": None, "sft_steps": 100, "sft_batch": 8, "seeds": [0, 1], "eval_rows": 128,
+               "held_limit": 48},
 }
 
 FILL_MASK = ["a cup of hot [MASK].", "the capital of france is [MASK].", "i would like to [MASK] a book.",
