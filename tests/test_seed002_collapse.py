@@ -67,3 +67,10 @@ def test_cli_errors(smoke_study, tmp_path, capsys):
     assert main(["collapse", "--base", str(tmp_path / "nope"), "--output-dir", str(tmp_path), "--results",
                  str(tmp_path)]) == 2
     assert "not a study folder" in capsys.readouterr().err
+
+
+def test_table_prints_every_curve_and_start(result):
+    res, _ = result
+    text = collapse.table(res)
+    assert len(text.splitlines()) == 1 + len(res["curves"]) + 1 + 2
+    assert f"{res['sft_summary']['mlm']['nll_per_word']['mean']:7.3f}" in text

@@ -68,3 +68,10 @@ def test_grid_keeps_steps_a_multiple_of_blocks():
     g = looping.grid(base, {"temperature": [], "steps": [6, 16], "block_length": [4, 5, 32], "remasking": []})
     assert [(k, v, kw["steps"], kw["block_length"]) for k, v, kw in g] == [
         ("steps", 6, 6, 32), ("steps", 16, 16, 8), ("block_length", 4, 32, 4), ("block_length", 32, 32, 32)]
+
+
+def test_table_with_and_without_judge(results):
+    with_judge, without, _ = results
+    n = sum(len(rows) for rows in with_judge["sweeps"].values())
+    assert len(looping.table(with_judge).splitlines()) == 1 + n + 1 and "smollm2 ppl" in looping.table(with_judge)
+    assert looping.table(without).splitlines()[-1].startswith("judge skipped: judge 'smollm2' is not installed")

@@ -69,3 +69,10 @@ def test_record_and_plot(result):
     rec = json.loads((out / "results" / "revival.json").read_text(encoding="utf-8"))
     assert rec["experiment"] == "revival" and rec["summary"]["course-bert"]["nll_per_common_word"]["n"] == 1
     assert (out / "results" / "revival.png").stat().st_size > 1000
+
+
+def test_table(result):
+    res, _ = result
+    text = revival.table(res)
+    assert all(t in text for t in revival.FILL_MASK) and f"{res['common_words']} words" in text
+    assert f"{res['summary']['course-bert']['nll_per_common_word']['mean']:7.3f}" in text

@@ -47,3 +47,10 @@ def test_study_sized_model_is_reused_exactly(smoke_study, tmp_path):
     assert rec["reused_from_study"]
     ref = fit.load_row(ex.base, "pretrain", "mlm", ex.new_bert())
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
+
+
+def test_table(result):
+    res, _ = result
+    lines = scale.table(res).splitlines()
+    assert len(lines) == 1 + len(res["points"])
+    assert all(str(p["non_embedding_params"]) in line for p, line in zip(res["points"], lines[1:]))

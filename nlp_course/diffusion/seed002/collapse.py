@@ -152,3 +152,17 @@ def plot(result: dict, path) -> None:
     right.set_ylim(bottom=max(0.0, lo - 0.5))
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
     fig.savefig(path)
+
+
+def table(result: dict) -> str:
+    """The curves (masked accuracy at [MASK] per step count) and the SFT comparison, as text."""
+    steps = [p["steps"] for p in result["curves"][0]["points"]]
+    lines = [f"{'objective':10s} {'lr':>7s} {'emb.':6s} " + " ".join(f"{s:>7d}" for s in steps)]
+    for c in result["curves"]:
+        lines.append(f"{c['objective']:10s} {c['lr']:7.0e} {c['head']:6s} "
+                     + " ".join(f"{p['mask_accuracy']:7.3f}" for p in c["points"]))
+    lines.append(f"SFT start  nats/word (mean +- std, {len(result['sft_rows']['mlm'])} seeds)   masked acc")
+    for start, s in result["sft_summary"].items():
+        lines.append(f"{start:11s} {s['nll_per_word']['mean']:7.3f} +- {s['nll_per_word']['std']:.3f}"
+                     f"            {s['masked_acc']['mean']:.3f} +- {s['masked_acc']['std']:.3f}")
+    return "\n".join(lines)

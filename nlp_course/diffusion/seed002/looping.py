@@ -119,3 +119,25 @@ def plot(result: dict, path) -> None:
         ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.05, right=0.95, bottom=0.15, top=0.9, wspace=0.45)
     fig.savefig(path)
+
+
+def table(result: dict) -> str:
+    """One line per setting: repetition, diversity, EOS share, judge perplexity (mean +- std)."""
+    judge = result["judge"]
+    lines = [f"{'knob':13s} {'value':>14s} {'seeds':>5s} {'rep3':>13s} {'loop':>5s} {'dist2':>6s} {'entropy':>7s} "
+             f"{'eos':>5s} {'words':>5s}" + (f" {judge + ' ppl':>16s}" if judge else "")]
+    for knob, rows in result["sweeps"].items():
+        for r in rows:
+            line = (f"{knob:13s} {str(r['value']):>14s} {r['seeds']:5d} {r['repeated_3gram_rate']['mean']:6.3f}+-"
+                    f"{r['repeated_3gram_rate']['std']:.3f} {r['longest_loop']['mean']:5.2f} {r['distinct_2']['mean']:6.3f} "
+                    f"{r['sample_entropy']['mean']:7.2f} {r['eos_rate']['mean']:5.2f} {r['mean_words']['mean']:5.1f}")
+            if judge:
+                line += f" {r['judge_ppl']['mean']:8.1f} +- {r['judge_ppl']['std']:5.1f}"
+            lines.append(line)
+    c = result["causal_reference"]
+    lines.append(f"{'causal twin':13s} {'greedy':>14s} {1:5d} {c['repeated_3gram_rate']:6.3f}       "
+                 f"{c['longest_loop']:5.2f} {c['distinct_2']:6.3f} {c['sample_entropy']:7.2f} {'-':>5s} "
+                 f"{c['mean_words']:5.1f}" + (f" {c['judge_ppl']:8.1f}" if judge and c["judge_ppl"] else ""))
+    if not judge:
+        lines.append(f"judge skipped: {result['judge_skipped']}")
+    return "\n".join(lines)

@@ -169,3 +169,22 @@ def plot(result: dict, path) -> None:
               xlabel="SFT started from", ylabel="held-out ELBO, nats/word (same words for all)")
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.9, wspace=0.25)
     fig.savefig(path)
+
+
+def table(result: dict) -> str:
+    """Fill-mask tops, the MLM-head accuracies and the SFT rows, as text."""
+    lines = []
+    for i, text in enumerate(result["fill_mask_texts"]):
+        lines.append(text)
+        for row, fills in result["fill_mask"].items():
+            lines.append(f"    {row:17s} " + ", ".join(fills[i][0]))
+    h, r = result["head_only"], result["revival"]
+    lines.append(f"held-out masked accuracy ([MASK] positions): shipped {h['before']['mask_accuracy']:.3f}, "
+                 f"head only ({h['steps']} steps) {h['after']['mask_accuracy']:.3f}, "
+                 f"full revival ({r['steps']} steps) {r['after']['mask_accuracy']:.3f}")
+    n = len(next(iter(result["rows"].values())))
+    lines.append(f"SFT row          nats/word ({result['common_words']} words, {n} seeds)   nats/token   masked acc")
+    for row, s in result["summary"].items():
+        lines.append(f"{row:16s} {s['nll_per_common_word']['mean']:7.3f} +- {s['nll_per_common_word']['std']:.3f}"
+                     f"          {s['nll_per_token']['mean']:7.3f}    {s['masked_acc']['mean']:.3f}")
+    return "\n".join(lines)

@@ -119,3 +119,18 @@ def plot(result: dict, path) -> None:
     axes[1].legend(fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.9, wspace=0.3)
     fig.savefig(path)
+
+
+def table(result: dict) -> str:
+    """One line per size: parameters, compute, masked accuracy, held-out nats/word, repetition."""
+    lines = [f"{'size':10s} {'non-emb':>8s} {'params':>8s} {'6ND':>8s} {'m.acc':>6s} {'nats/word':>15s} "
+             f"{'rep3':>11s} {'dist2':>11s} {'loop':>5s} {'eos':>5s}"]
+    for p in result["points"]:
+        s = p["summary"]
+        lines.append(f"h{p['dims']['hidden_size']}-l{p['dims']['num_hidden_layers']:<6d} {p['non_embedding_params']:8d} "
+                     f"{p['params']:8d} {p['pretrain_flops_6nd']:8.1e} {p['masked_acc_pretrained']:6.3f} "
+                     f"{s['nll_per_word']['mean']:7.3f} +- {s['nll_per_word']['std']:.3f} "
+                     f"{s['repeated_3gram_rate']['mean']:5.3f}+-{s['repeated_3gram_rate']['std']:.3f} "
+                     f"{s['distinct_2']['mean']:5.3f}+-{s['distinct_2']['std']:.3f} {s['longest_loop']['mean']:5.2f} "
+                     f"{s['eos_rate']['mean']:5.2f}")
+    return "\n".join(lines)
