@@ -39,7 +39,7 @@ SIZES = {
                         {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256},
                         {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                          "intermediate_size": 512}],
-               "pretrain_steps": "study", "sft_steps": 300, "seeds": [0, 1, 2], "prompts": 32, "eval_rows": 256},
+               "pretrain_steps": "study", "sft_steps": 200, "seeds": [0, 1, 2], "prompts": 32, "eval_rows": 256},
 }
 
 
