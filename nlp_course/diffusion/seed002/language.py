@@ -162,11 +162,11 @@ def unk_report(tokenizer, texts: list[str]) -> dict:
     """Share of ``[UNK]`` tokens in ``texts`` and how many all-Cyrillic words contain one."""
     unk = tokenizer.unk_token_id
     ids = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-    words = {w for t in texts for w in t.lower().split() if w.isalpha() and all("а" <= c <= "я" or c == "ё" for c in w)}
-    bad = [w for w, row in zip(sorted(words), tokenizer(sorted(words), add_special_tokens=False)["input_ids"])
-           if unk in row] if words else []
+    cyr = sorted({w for t in texts for w in t.lower().split()
+                  if w.isalpha() and all("а" <= c <= "я" or c == "ё" for c in w)})
+    bad = [w for w, row in zip(cyr, tokenizer(cyr, add_special_tokens=False)["input_ids"]) if unk in row] if cyr else []
     n = sum(len(r) for r in ids)
-    return {"tokens": n, "unk_share": sum(r.count(unk) for r in ids) / max(n, 1), "cyrillic_words": len(words),
+    return {"tokens": n, "unk_share": sum(r.count(unk) for r in ids) / max(n, 1), "cyrillic_words": len(cyr),
             "cyrillic_words_with_unk": len(bad)}
 
 
