@@ -89,9 +89,15 @@ def wikipedia_articles(limit: int | None = None, with_titles: bool = False) -> l
     """Plain-text English Wikipedia articles (markup stripped by gensim's ``filter_wiki``).
 
     Returns ``[text, ...]`` or, with ``with_titles=True``, ``[(title, text), ...]``.
-    Redirect stubs and near-empty pages are skipped.
+    Redirect stubs and near-empty pages are skipped. The parse (seconds for all 106) is cached
+    per process and ``limit``; each call returns a fresh list of immutable items.
     """
     _check_limit(limit)
+    return [page if with_titles else page[1] for page in _wiki_pages(limit)]
+
+
+@functools.lru_cache(maxsize=8)
+def _wiki_pages(limit: int | None) -> tuple[tuple[str, str], ...]:
     wikicorpus = _require("gensim.corpora.wikicorpus", "gensim")
     out = []
     with bz2.open(_gensim_file(_WIKI_FILE), "rb") as fh:
@@ -101,10 +107,10 @@ def wikipedia_articles(limit: int | None = None, with_titles: bool = False) -> l
             plain = "\n".join(line for line in lines if line)
             if len(plain.split()) < 50 or plain.lower().startswith("#redirect"):
                 continue
-            out.append((title, plain) if with_titles else plain)
+            out.append((title, plain))
             if limit is not None and len(out) >= limit:
                 break
-    return out
+    return tuple(out)
 
 
 def lee_corpus() -> list[str]:

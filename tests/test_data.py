@@ -47,3 +47,14 @@ def test_paths_and_versions():
 def test_limit_validation(bad):
     with pytest.raises(ValueError, match="limit"):
         data.chitchat_dialogues(limit=bad)
+
+
+def test_wikipedia_articles_cache_hands_out_fresh_lists():
+    first = data.wikipedia_articles(limit=5)
+    first[0] = "a caller's edit"
+    first.append("another")
+    again = data.wikipedia_articles(limit=5)  # cached per process: the edits above must not leak
+    assert len(again) == 5 and again[0].startswith("Anarchism is") and again is not first
+    titled = data.wikipedia_articles(limit=5, with_titles=True)
+    assert [text for _, text in titled] == again and all(isinstance(p, tuple) for p in titled)
+    assert data.wikipedia_articles()[:5] == again  # a limit is a prefix of the whole corpus
