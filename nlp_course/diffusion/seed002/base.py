@@ -97,8 +97,8 @@ class Experiment:
         folder = self.out / row
         done = folder / "row.json"
         model.to(self.device)
-        if done.exists():
-            _load(folder, model)
+        if done.exists():  # finished before: only its final weights are loaded
+            fit.load_row(self, ".", row, model)
             return json.loads(done.read_text(encoding="utf-8"))
         t0 = time.perf_counter()
         res = train(model, tok, examples, cfg, folder, meta={"experiment": self.name, "row": row, "seed": seed})
@@ -139,12 +139,3 @@ class Experiment:
         tmp.replace(path)
         return path
 
-
-def _load(folder: Path, model) -> None:
-    from ..checkpoint import latest_checkpoint, load_checkpoint
-
-    ckpt = latest_checkpoint(folder)
-    if ckpt is None:
-        raise FileNotFoundError(f"{str(folder)!r} has row.json but no checkpoint: delete the folder and rerun")
-    load_checkpoint(ckpt, model, restore_rng=False)
-    model.eval()
