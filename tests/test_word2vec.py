@@ -413,15 +413,34 @@ def test_unknown_word_and_bad_queries(trained):
         GloVe(x_max=0)
 
 
-def test_bench_runs_and_prints_the_ratio(capsys, one_thread):
+def test_bench_runs_and_prints_the_ratio(capsys, one_thread, tmp_path):
+    import json
+
     from nlp_course.bench import word2vec as bench
 
-    results = bench.main(["--epochs", "1", "--articles", "1", "--modes", "cbow", "--threads", "1"])
+    results = bench.main(["--epochs", "1", "--articles", "1", "--modes", "cbow", "--threads", "1",
+                          "--json", str(tmp_path / "bench.json")])
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert record["settings"]["seeds"] == 1 and record["hardware"]["kind"] == "cpu"
+    assert record["modes"]["cbow"]["gensim"]["seeds"][0]["analogy"] == results["cbow"]["gensim"]["analogy"]
     out = capsys.readouterr().out
     assert "ours/gensim" in out and "relative" in out
     res = results["cbow"]
     assert set(res) == {"gensim", "sequential, gensim order", "sequential, shuffled", "batched, gensim order",
                         "batched, shuffled"}  # fmt: skip
-    assert all(r["seconds"] > 0 for r in res.values())
-    assert set(res["batched, shuffled"]) == {"seconds", "analogy", "wordsim353", "simlex999"}
+    assert all(r["seconds"] > 0 and len(r["seeds"]) == 1 for r in res.values())
+    assert {"seconds", "analogy", "wordsim353", "simlex999"} <= set(res["batched, shuffled"])
+    assert res["gensim"]["analogy_relative"] == 0 and res["gensim"]["time_ratio"] == 1
+    assert res["batched, shuffled"]["analogy_relative_se"] is None  # one seed: no error bar
     assert "ours sequential in gensim's order vs gensim" in out
+
+
+def test_bench_relative_accuracy_is_paired_by_seed():
+    from nlp_course.bench.word2vec import relative
+
+    gensim = [{"analogy": 0.10}, {"analogy": 0.20}, {"analogy": 0.30}]
+    ours = [{"analogy": 0.12}, {"analogy": 0.21}, {"analogy": 0.33}]  # differences 0.02, 0.01, 0.03
+    rel, se = relative(ours, gensim)
+    assert rel == pytest.approx(0.02 / 0.20)
+    assert se == pytest.approx(0.01 / 3**0.5 / 0.20)  # std of (0.02, 0.01, 0.03) is 0.01
+    assert relative(ours[:1], gensim[:1])[1] is None
