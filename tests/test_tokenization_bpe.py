@@ -108,3 +108,17 @@ def test_sentencepiece_model_from_mistral_common_loads_and_round_trips():
     assert sp.get_piece_size() == 32000
     assert sp.decode(sp.encode(text)) == text
     assert len(sp.encode(text)) < len(gpt2_ours().encode(text))
+
+
+def test_bench_bpe_matches_hf_and_writes_its_record(tmp_path, capsys):
+    import json
+
+    from nlp_course.bench import bpe
+
+    result = bpe.main(["--megabytes", "0.005", "--vocab-size", "300", "--json", str(tmp_path / "bpe.json")])
+    assert result["identical_merges"] and result["identical_encodings"]  # the timed models are the same model
+    record = json.loads((tmp_path / "bpe.json").read_text())
+    assert record["result"]["train_ratio"] == result["train_ratio"] > 0
+    assert record["settings"]["vocab_size"] == 300 and record["hardware"]["kind"] == "cpu"
+    assert record["versions"]["tokenizers"]
+    assert "ratio ours/HF" in capsys.readouterr().out

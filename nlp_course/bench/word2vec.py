@@ -30,16 +30,15 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from gensim.models import KeyedVectors  # noqa: E402
 from gensim.models import Word2Vec as GensimWord2Vec  # noqa: E402
 from gensim.utils import simple_preprocess  # noqa: E402
 
+from nlp_course.bench import write_record  # noqa: E402
 from nlp_course.data import lee_corpus, wikipedia_articles, word_benchmark_path  # noqa: E402
 from nlp_course.word2vec import Word2Vec  # noqa: E402
 
@@ -157,22 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
               f"{100 * res[SEQUENTIAL]['analogy_relative']:+.1f}% relative "
               f"(target: within 10%); speed target: batched, shuffled (the default) <= 3x gensim")
     if args.json:
-        from nlp_course.diffusion.study.runner import hardware
-
-        record = {"settings": {**params, "threads": args.threads, "seeds": args.seeds, "articles": args.articles,
+        write_record(args.json, ["torch", "gensim", "numba"], wall_seconds=round(time.time() - started, 1),
+                     settings={**params, "threads": args.threads, "seeds": args.seeds, "articles": args.articles,
                                "corpus_sentences": len(sentences), "corpus_words": sum(map(len, sentences))},
-                  "hardware": hardware(torch.device("cpu")), "versions": versions(),
-                  "wall_seconds": round(time.time() - started, 1), "modes": results}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+                     modes=results)
     return results
-
-
-def versions() -> dict[str, str]:
-    import gensim
-    import numba
-
-    return {"torch": torch.__version__, "gensim": gensim.__version__, "numba": numba.__version__}
 
 
 if __name__ == "__main__":
