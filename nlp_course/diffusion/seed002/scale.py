@@ -104,19 +104,23 @@ def plot(result: dict, path) -> None:
     fig = Figure(figsize=(13, 3.6), dpi=80)
     axes = fig.subplots(1, 3)
     xs = [p["non_embedding_params"] for p in result["points"]]
-    panels = ((axes[0], ["nll_per_word"], "held-out ELBO, nats/word"),
-              (axes[1], ["masked_acc"], "masked accuracy after SFT (0-1)"),
-              (axes[2], ["repeated_3gram_rate", "distinct_2", "eos_rate"], "rate (0-1)"))
-    for ax, keys, ylabel in panels:
-        for k in keys:
+    sft = "after diffusion SFT (mean +- std over seeds)"
+    panels = ((axes[0], {"nll_per_word": sft}, "held-out ELBO", "nats/word"),
+              (axes[1], {"masked_acc": sft}, "masked accuracy", "share of [MASK] positions (0-1)"),
+              (axes[2], {"repeated_3gram_rate": "repeated 3-grams", "distinct_2": "distinct-2", "eos_rate": "EOS share"},
+               "greedy answers", "rate (0-1)"))
+    for ax, keys, title, ylabel in panels:
+        for k, label in keys.items():
             ax.errorbar(xs, [p["summary"][k]["mean"] for p in result["points"]],
-                        yerr=[p["summary"][k]["std"] for p in result["points"]], marker="o", capsize=3, label=k)
+                        yerr=[p["summary"][k]["std"] for p in result["points"]], marker="o", capsize=3, label=label)
         ax.set_xscale("log")
-        ax.set(xlabel="non-embedding parameters (log scale)", ylabel=ylabel, title=f"{ylabel.split(',')[0]} vs size")
-        ax.legend(fontsize=8)
+        ax.set_xticks(xs, [f"{x / 1e3:.0f}K" for x in xs])
+        ax.minorticks_off()
+        ax.set(xlabel="non-embedding parameters (log scale)", ylabel=ylabel, title=f"{title} vs size")
     axes[1].plot(xs, [p["masked_acc_pretrained"] for p in result["points"]], "k--", marker="s",
-                 label="pretrained BERT, held-out text")
-    axes[1].legend(fontsize=8)
+                 label="pretrained BERT, before SFT")
+    for ax, where in zip(axes, ("upper right", "upper left", "upper left")):
+        ax.legend(fontsize=8, loc=where)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.9, wspace=0.3)
     fig.savefig(path)
 
