@@ -98,3 +98,19 @@ def test_plot_writes_png(ran, tmp_path):
     _, _, res = ran
     language.plot({**res, "settings": language.SIZES["smoke"]}, tmp_path / "language.png")
     assert (tmp_path / "language.png").stat().st_size > 10_000
+
+
+def test_answers_are_judged_in_their_language_or_the_judge_is_skipped_with_a_reason(ran):
+    from nlp_course.diffusion import judges
+
+    _, _, res = ran
+    assert language.JUDGE == {"en": "smollm2", "ru-proverbs": "gemma3", "ru-contexts": "gemma3"}
+    for k, name in language.JUDGE.items():
+        ok, why = judges.judge_available(name)
+        assert res["judges"][k] == (name if ok else None)
+        assert (k in res["judges_skipped"]) == (not ok) and res["judges_skipped"].get(k, why) == why
+        for arm in language.ARMS:
+            m = res["metrics"][arm][k]
+            for n, ppl in zip(m["judged_answers"]["values"], m["judge_ppl_per_seed"]):
+                assert (ppl is None) == (n == 0 or not ok)  # a judged seed had something to judge
+                assert ppl is None or ppl > 1

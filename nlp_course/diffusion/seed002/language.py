@@ -27,6 +27,10 @@ Here the question is asked with *only the pretraining data differing*:
   (``evaluate.generation_stats``) and, for proverbs, exact match of the second half (compared after
   the tokenizer's own normalisation: a lossless answer is counted right). Before SFT, each
   pretrained arm's masked-token accuracy on held-out windows of each language (``pretrain.masked_accuracy``).
+- **Fluency under an offline judge** (``judges``, optional extras): the generative perplexity of the
+  non-empty greedy answers under SmolLM2-135M for English and Gemma-3-270M base for Russian
+  (``JUDGE``). The judge reads the answers as the course tokenizer decodes them (lower case, ``й`` as
+  ``и``), which costs both arms alike. A judge that is not installed is skipped and the reason recorded.
 
 SFT seeds give mean +- std; there is one pretraining run per arm (pretraining noise is not measured).
 
@@ -46,6 +50,7 @@ from matplotlib.figure import Figure
 
 from nlp_course.pretrain import masked_accuracy, spread_rows
 
+from .. import judges
 from ..data import dialogue_examples_fast, mix_sources
 from ..evaluate import generation_stats
 from ..models import max_positions
@@ -59,6 +64,7 @@ ARMS = ("en", "en+ru")
 SETS = ("en", "ru-proverbs", "ru-contexts")
 LABELS = {"en": "EN dialogue", "ru-proverbs": "RU proverb", "ru-contexts": "RU context"}
 CYRILLIC = " ".join("абвгдеёжзийклмнопрстуфхцчшщъыьэюя")
+JUDGE = {"en": "smollm2", "ru-proverbs": "gemma3", "ru-contexts": "gemma3"}  # English / multilingual judge
 
 SIZES = {
     "smoke": {"pretrain_steps": 12, "sft_steps": 4, "seeds": [0, 1, 2], "ru_share": 0.5, "ru_pretrain_words": 3000,
@@ -212,12 +218,17 @@ def _settings_mark(out, stamp: dict) -> None:
     mark.write_text(json.dumps(stamp), encoding="utf-8")
 
 
-def _scores(ex, model, tok, scored: list[dict], asked: list[tuple], gen: dict, proverbs: bool) -> tuple[dict, list]:
-    """One SFT row on one held-out set: ELBO nats/word and greedy-answer statistics (+ proverb exact match)."""
+def _scores(ex, model, tok, scored: list[dict], asked: list[tuple], gen: dict, proverbs: bool,
+            judge: str | None) -> tuple[dict, list]:
+    """One SFT row on one held-out set: ELBO nats/word and greedy-answer statistics (+ proverb exact
+    match; + the judge's perplexity of the non-empty answers, None when there are none or no judge)."""
     sc = ex.score(model, tok, scored)
     prompts = [e["input_ids"][: e["target"].index(True)] for _, e in asked]
     texts, eos = sampling.answers("diffusion", model, tok, prompts, gen)
     st = generation_stats(texts, eos)
+    said = [t for t in texts if t.strip()]
+    st["judged_answers"] = len(said)
+    st["judge_ppl"] = judges.judge_perplexity(said, judge) if judge and said else None
     if proverbs:
         st["exact_match"] = sum(canon(tok, a) == canon(tok, t["answer"]) for a, (t, _) in zip(texts, asked)) / len(texts)
     shown = [{"prompt": tok.decode(p, skip_special_tokens=True), "answer": a} for p, a in zip(prompts[:3], texts[:3])]
@@ -247,6 +258,8 @@ def run(ex, size: str, data: dict | None = None) -> dict:
     scored = {k: compare.fitting([e for _, e in v], G, limit)[: s["score"][k]] for k, v in d["held"].items()}
     asked = {k: [(t, e) for t, e in v if e["target"].index(True) + gen["gen_length"] <= limit][: s["generate"][k]]
              for k, v in d["held"].items()}
+    available = {k: judges.judge_available(JUDGE[k]) for k in SETS}
+    judge = {k: JUDGE[k] if ok else None for k, (ok, _) in available.items()}
     rows, per, samples = [], {arm: {k: [] for k in SETS} for arm in ARMS}, {arm: {} for arm in ARMS}
     for arm in ARMS:
         for seed in s["seeds"]:
@@ -254,11 +267,14 @@ def run(ex, size: str, data: dict | None = None) -> dict:
             rec = ex.sft(model, f"{size}/sft-{arm}-s{seed}", s["sft_steps"], seed, tokenizer=tok, examples=d["sft"])
             rows.append({"arm": arm, **rec})
             for k in SETS:
-                row, shown = _scores(ex, model, tok, scored[k], asked[k], gen, k == "ru-proverbs")
+                row, shown = _scores(ex, model, tok, scored[k], asked[k], gen, k == "ru-proverbs", judge[k])
                 per[arm][k].append(row)
                 samples[arm].setdefault(k, shown)
-    metrics = {arm: {k: {m: mean_std([r[m] for r in per[arm][k]]) for m in per[arm][k][0]} for k in SETS}
-               for arm in ARMS}
+    metrics = {arm: {k: {m: mean_std([r[m] for r in per[arm][k]]) for m in per[arm][k][0]
+                         if all(r[m] is not None for r in per[arm][k])} for k in SETS} for arm in ARMS}
+    for arm in ARMS:  # seeds whose answers were all empty have no judge perplexity: listed, not averaged
+        for k in SETS:
+            metrics[arm][k]["judge_ppl_per_seed"] = [r["judge_ppl"] for r in per[arm][k]]
     for arm in ARMS:  # Russian as one set: both tasks' nats over both tasks' words, per seed
         both = list(zip(per[arm]["ru-proverbs"], per[arm]["ru-contexts"]))
         metrics[arm]["ru"] = {"nll_per_word": mean_std([sum(r["nll_per_word"] * r["n_words"] for r in pair)
@@ -267,6 +283,7 @@ def run(ex, size: str, data: dict | None = None) -> dict:
     en_words = sum(len(t.split()) for t in d["en_texts"])
     return {
         "arms": list(ARMS), "sets": list(SETS), "pretrain": pre, "sft_rows": rows, "metrics": metrics,
+        "judges": judge, "judges_skipped": {k: why for k, (ok, why) in available.items() if not ok},
         "samples": samples,
         "held_out": {k: {"scored": len(scored[k]), "generated": len(asked[k]), "available": len(v)}
                      for k, v in d["held"].items()},
