@@ -24,20 +24,21 @@ Pair order and batching both move the scores. gensim (like the C code) updates o
 time, streaming pairs in corpus order, so consecutive updates share a centre word and a sentence.
 ``batch_size=1`` runs that loop (``nlp_course.word2vec_sequential``, numba). Measured on
 Wikipedia + Lee (skip-gram, 5 epochs, analogy accuracy vs gensim's mean over the same 12 seeds,
-+- one standard error; ``python -m nlp_course.bench.word2vec --seeds 12 --modes sg``):
++- one standard error of the seed-paired difference; ``python -m nlp_course.bench.word2vec --seeds
+12 --modes sg --json``, committed as ``notebooks/results/bench_word2vec_cpu.json``):
 
-    one pair at a time, gensim's order (gensim's algorithm)   +9.5% +- 4.3%
-    one pair at a time, shuffled                             +47%   +- 5%
-    batches of 8192, gensim's order (``shuffle=False``)      -12%   +- 5%
-    batches of 8192, shuffled (the default)                  +39%   +- 5%
+    one pair at a time, gensim's order (gensim's algorithm)   +3%  +- 4%
+    one pair at a time, shuffled                             +37%  +- 4%
+    batches of 8192, gensim's order (``shuffle=False``)      -17%  +- 3%
+    batches of 8192, shuffled (the default)                  +30%  +- 5%
 
-Ours is deterministic, gensim's two workers are not: an earlier run of the same 12 seeds gave
-gensim 0.0160 instead of 0.0158, and the first row +7.7%. So the algorithm matches gensim within
-10%, with a small edge left (paired by seed, +0.0012 to +0.0015 accuracy, about 3 standard
-errors); shuffling is worth about +35 points (SGD learns more from decorrelated steps); batching
-costs little on shuffled pairs (8 points, within the noise) but about 20 in corpus order, where
-a batch holds thousands of stale, correlated updates. The default shuffles and batches because
-that is fast in torch and scores higher. Notebook 05 shows all three.
+Ours is deterministic, gensim's two workers are not: a 6-seed run of the same benchmark (seeds
+1..6, same code) put gensim at 0.0154 and the first row at +14% +- 5%, the 12-seed run gensim at
+0.0168 and the first row at +3%. So the algorithm matches gensim within the noise (and within
+10%); shuffling is worth about +35 points (SGD learns more from decorrelated steps); batching
+costs little on shuffled pairs (7 points, under two standard errors) but about 20 in corpus
+order, where a batch holds thousands of stale, correlated updates. The default shuffles and
+batches because that is fast in torch and scores higher. Notebook 05 shows all three.
 
 References: Mikolov et al., "Efficient Estimation of Word Representations in Vector Space"
 (2013) and "Distributed Representations of Words and Phrases and their Compositionality"
