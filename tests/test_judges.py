@@ -78,6 +78,15 @@ def test_nats_per_token_match_transformers_loss(tiny_lm):
     assert judges.text_nats([""], tiny_lm) == [(0.0, 0)]
 
 
+def test_answers_perplexity_skips_empty_answers_and_a_missing_judge(tiny_lm):
+    said = ["the cat sat", "on the mat"]
+    assert judges.answers_perplexity(said + ["", "  "], tiny_lm) == judges.judge_perplexity(said, tiny_lm)
+    assert judges.answers_perplexity(["", " "], tiny_lm) is None  # nothing said: nothing to judge
+    assert judges.answers_perplexity(said, None) is None  # no judge installed
+    with pytest.raises(TypeError, match="texts must be a list of str"):
+        judges.answers_perplexity("the cat", tiny_lm)
+
+
 def test_bad_input_is_named(tiny_lm):
     with pytest.raises(ValueError, match=r"texts\[1\] has no token"):
         judges.nats_per_token(["the cat", ""], tiny_lm)

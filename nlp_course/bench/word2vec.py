@@ -31,6 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
@@ -95,20 +96,16 @@ def run(sentences, sg: int, threads: int, seeds=(1,), **params) -> dict[str, lis
 
 
 def mean(runs: list[dict], key: str) -> float:
-    return sum(r[key] for r in runs) / len(runs)
+    return statistics.fmean(r[key] for r in runs)
 
 
 def relative(ours: list[dict], gensim: list[dict]) -> tuple[float, float | None]:
     """Analogy accuracy of ``ours`` relative to ``gensim``'s mean over the same seeds (+0.1 = 10%
     higher), and its standard error from the seed-paired differences (None for one seed)."""
     base = max(mean(gensim, "analogy"), 1e-12)
-    diffs = [a["analogy"] - b["analogy"] for a, b in zip(ours, gensim)]
-    rel = sum(diffs) / len(diffs) / base
-    if len(diffs) < 2:
-        return rel, None
-    m = sum(diffs) / len(diffs)
-    sd = math.sqrt(sum((d - m) ** 2 for d in diffs) / (len(diffs) - 1))
-    return rel, sd / math.sqrt(len(diffs)) / base
+    diffs = [a["analogy"] - b["analogy"] for a, b in zip(ours, gensim, strict=True)]
+    se = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
+    return statistics.fmean(diffs) / base, None if se is None else se / base
 
 
 def summarize(res: dict[str, list[dict]]) -> dict:

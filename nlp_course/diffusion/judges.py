@@ -213,3 +213,10 @@ def judge_perplexity(texts: list[str], judge="smollm2") -> float:
     from nlp_course.metrics import perplexity
 
     return perplexity(sum(nats for nats, _ in scored) / n)
+
+
+def answers_perplexity(texts: list[str], judge) -> float | None:
+    """``judge_perplexity`` of the answers that say something (whitespace-only ones dropped), or None
+    when none does or ``judge`` is None (not installed): what the seed-002 experiments record."""
+    said = [t for t in _check_texts(texts) if t.strip()]
+    return judge_perplexity(said, judge) if judge is not None and said else None

@@ -226,9 +226,8 @@ def _scores(ex, model, tok, scored: list[dict], asked: list[tuple], gen: dict, p
     prompts = [e["input_ids"][: e["target"].index(True)] for _, e in asked]
     texts, eos = sampling.answers("diffusion", model, tok, prompts, gen)
     st = generation_stats(texts, eos)
-    said = [t for t in texts if t.strip()]
-    st["judged_answers"] = len(said)
-    st["judge_ppl"] = judges.judge_perplexity(said, judge) if judge and said else None
+    st["judged_answers"] = sum(bool(t.strip()) for t in texts)
+    st["judge_ppl"] = judges.answers_perplexity(texts, judge)
     if proverbs:
         st["exact_match"] = sum(canon(tok, a) == canon(tok, t["answer"]) for a, (t, _) in zip(texts, asked)) / len(texts)
     shown = [{"prompt": tok.decode(p, skip_special_tokens=True), "answer": a} for p, a in zip(prompts[:3], texts[:3])]

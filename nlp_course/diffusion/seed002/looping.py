@@ -54,13 +54,6 @@ def grid(base: dict, S: dict) -> list[tuple[str, object, dict]]:
     return out
 
 
-def _judge(texts: list[str], name: str | None):
-    texts = [t for t in texts if t.strip()]
-    if name is None or not texts:
-        return None
-    return judges.judge_perplexity(texts, name)
-
-
 def run(ex, size: str) -> dict:
     S = SIZES[size]
     ok, why = judges.judge_available(S["judge"])
@@ -73,14 +66,14 @@ def run(ex, size: str) -> dict:
         per_seed = []
         for s in seeds_for(kw, S["seeds"]):
             texts, eos = sampling.answers("diffusion", model, ex.tokenizer, prompts, kw, seed=1000 * s)
-            per_seed.append({**generation_stats(texts, eos), "judge_ppl": _judge(texts, judge), "samples": texts[:2]})
+            per_seed.append({**generation_stats(texts, eos), "judge_ppl": judges.answers_perplexity(texts, judge), "samples": texts[:2]})
         keys = METRICS + (("judge_ppl",) if judge else ())
         sweeps.setdefault(knob, []).append({"value": value, "settings": kw, "seeds": len(per_seed),
                                             **{k: mean_std([r[k] for r in per_seed]) for k in keys},
                                             "samples": per_seed[0]["samples"]})
     causal = sft.load_models(ex.base)["causal-pretrained"]
     texts, _ = sampling.answers("causal-pretrained", causal, ex.tokenizer, prompts, base)
-    reference = {**generation_stats(texts), "judge_ppl": _judge(texts, judge), "samples": texts[:2]}
+    reference = {**generation_stats(texts), "judge_ppl": judges.answers_perplexity(texts, judge), "samples": texts[:2]}
     return {"sweeps": sweeps, "causal_reference": reference, "prompts": len(prompts), "judge": judge,
             "judge_skipped": None if ok else why, "verdict": verdict(sweeps, S["fluency_factor"]) if judge else None}
 
